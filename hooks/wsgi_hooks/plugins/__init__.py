@@ -1,0 +1,1 @@
+"""One module per option value: ``<question>_<value>.py``. See wsgi_hooks.plugin_api for the functions they offer."""

@@ -1,0 +1,93 @@
+"""Rules for the free-text answers. Rules about a particular option value live in that value's plugin."""
+
+import keyword
+import re
+import sys
+
+SLUG = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*")
+HOST_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
+PREFIX_SEGMENT = re.compile(r"[A-Za-z0-9._~-]+")
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+UNSAFE_TEXT = re.compile(r'["\\\x00-\x1f\x7f]')
+
+# Import names a generated project may depend on, and the modules at its own root: a package of the same name would
+# shadow them.
+DEPENDENCY_MODULES = {
+    "alembic", "celery", "click", "dash", "django", "dotenv", "environ", "environs", "flask", "flask_migrate",
+    "flask_sqlalchemy", "gunicorn", "jinja2", "markupsafe", "plotly", "psycopg", "pytest", "sqlalchemy", "uwsgi",
+    "werkzeug", "whitenoise", "manage", "wsgi", "tests", "migrations", "deploy", "static", "templates", "instance",
+}
+# Services the generated deploy files sit beside: a project with one of these names would overwrite its unit or user.
+SERVICE_NAMES = {
+    "apache", "apache2", "httpd", "nginx", "supervisor", "supervisord", "postgres", "postgresql", "redis",
+    "redis-server", "gunicorn", "uwsgi", "root", "www-data", "nobody", "systemd", "celery",
+}
+
+
+def text_problems(answers: dict) -> list[str]:
+    problems = []
+    for field in ("project_name", "description", "author_name"):
+        if UNSAFE_TEXT.search(answers[field]):
+            problems.append(f"{field}: must not contain double quotes, backslashes or control characters")
+    if not answers["project_name"].strip():
+        problems.append("project_name: must not be empty")
+    if not EMAIL.fullmatch(answers["author_email"]):
+        problems.append(f"author_email: must look like name@example.org (got {answers['author_email']!r})")
+    return problems
+
+
+def slug_problems(slug: str) -> list[str]:
+    if not SLUG.fullmatch(slug) or len(slug) > 32:
+        return [
+            f"project_slug: must be 1-32 lowercase letters, digits and single dashes, starting with a letter "
+            f"(got {slug!r}; set project_slug explicitly if the project name has other characters)"
+        ]
+    if slug in SERVICE_NAMES:
+        return [f"project_slug: {slug!r} is the name of a system service or user the deploy files work beside"]
+    return []
+
+
+def package_problems(name: str) -> list[str]:
+    if not name.isidentifier() or not name.isascii() or name != name.lower() or keyword.iskeyword(name):
+        return [f"package_name: must be a lowercase Python identifier (got {name!r})"]
+    if name in sys.stdlib_module_names or name in DEPENDENCY_MODULES:
+        return [f"package_name: {name!r} would shadow the module of the same name (standard library or a dependency)"]
+    return []
+
+
+def domain_problems(domain: str) -> list[str]:
+    labels = domain.split(".")
+    if len(domain) > 253 or not all(HOST_LABEL.fullmatch(label) for label in labels):
+        return [f"domain_name: must be a lowercase host name such as lab.example.org or localhost (got {domain!r})"]
+    return []
+
+
+def url_prefix_problems(prefix: str) -> list[str]:
+    rule = "url_prefix: must be / or an absolute path such as /eegqc, without spaces, '//', '.', '..', '?', '#' or '%'"
+    if prefix == "/":
+        return []
+    segments = prefix.removesuffix("/").split("/")
+    if segments[0] != "" or any(
+        not PREFIX_SEGMENT.fullmatch(segment) or segment in {".", ".."} for segment in segments[1:]
+    ):
+        return [f"{rule} (got {prefix!r})"]
+    return []
+
+
+def port_problems(port) -> list[str]:
+    text = str(port)
+    if not text.isdigit() or not 1024 <= int(text) <= 65535:
+        return [f"port: must be a whole number from 1024 to 65535 (got {text!r})"]
+    return []
+
+
+def problems(answers: dict) -> list[str]:
+    """Every problem with the free-text answers, each as 'field: rule'."""
+    return [
+        *text_problems(answers),
+        *slug_problems(answers["project_slug"]),
+        *package_problems(answers["package_name"]),
+        *domain_problems(answers["domain_name"]),
+        *url_prefix_problems(answers["url_prefix"]),
+        *port_problems(answers["port"]),
+    ]

@@ -1,0 +1,80 @@
+"""This project's .env file: secrets created once, rotated on demand, never printed.
+
+Standard library only: the template's generation hook loads this module before any dependency is installed.
+"""
+
+import os
+import re
+import secrets
+from pathlib import Path
+
+ENV_LINE = re.compile(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=(.*)")
+HEADER = "# Secrets and local settings for this machine: never commit this file. .env.example lists every variable.\n"
+FALLBACKS_KEPT = 2
+
+
+def new_secret_key() -> str:
+    """384 random bits; 64 URL-safe characters (Django asks for at least 50)."""
+    return secrets.token_urlsafe(48)
+
+
+{% if cookiecutter.database == "postgresql" %}
+def postgresql_url(password: str) -> str:
+    """The role and the database are both named after the package (see deploy/postgresql.sql)."""
+    name = "{{ cookiecutter.package_name }}"
+    return f"postgresql://{name}:{password}@127.0.0.1:5432/{name}"
+
+
+{% endif %}
+def secret_generators() -> dict:
+    """The secrets this project needs, each with a function that makes a fresh value."""
+    return {
+        "SECRET_KEY": new_secret_key,
+{% if cookiecutter.database == "postgresql" %}
+        "DATABASE_URL": lambda: postgresql_url(password=secrets.token_urlsafe(32)),
+{% endif %}
+    }
+
+
+def read(env_file: Path) -> dict[str, str]:
+    """Variables defined in the file (unquoted values, as written)."""
+    if not env_file.exists():
+        return {}
+    return {m[1]: m[2].strip() for line in env_file.read_text().splitlines() if (m := ENV_LINE.match(line))}
+
+
+def write_private(env_file: Path, text: str) -> None:
+    """Replace the file's contents, keeping it readable by its owner only (0600) from the first byte."""
+    fd = os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
+
+
+def ensure_secrets(env_file: Path) -> list[str]:
+    """Add every missing secret with a fresh value; keep all existing lines. Returns the names added."""
+    existing = read(env_file)
+    missing = {name: make for name, make in secret_generators().items() if not existing.get(name)}
+    text = env_file.read_text() if env_file.exists() else HEADER
+    if text and not text.endswith("\n"):
+        text += "\n"
+    text += "".join(f"{name}={make()}\n" for name, make in missing.items())
+    write_private(env_file, text)
+    return list(missing)
+
+
+def rotate_secret_key(env_file: Path) -> None:
+    """New SECRET_KEY; the old one moves to SECRET_KEY_FALLBACKS so existing sessions stay valid until they expire."""
+    values = read(env_file)
+    old = values.get("SECRET_KEY", "")
+    fallbacks = [key for key in values.get("SECRET_KEY_FALLBACKS", "").split(",") if key]
+    fallbacks = ([old] if old else []) + fallbacks
+    updates = {"SECRET_KEY": new_secret_key(), "SECRET_KEY_FALLBACKS": ",".join(fallbacks[:FALLBACKS_KEPT])}
+    lines = []
+    for line in (env_file.read_text() if env_file.exists() else HEADER).splitlines():
+        match = ENV_LINE.match(line)
+        if match and match[1] in updates:
+            line = f"{match[1]}={updates.pop(match[1])}"
+        lines.append(line)
+    lines += [f"{name}={value}" for name, value in updates.items()]
+    write_private(env_file, "\n".join(lines) + "\n")

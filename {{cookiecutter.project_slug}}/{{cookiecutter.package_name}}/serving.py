@@ -1,0 +1,31 @@
+"""The production server's command line, shared by `manage.py serve` and the deploy files' documentation."""
+
+{% if cookiecutter.server == "uwsgi" %}
+import shutil
+{% endif %}
+import sys
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+{% if cookiecutter.server == "gunicorn" %}
+SERVER_CONFIG = PROJECT_ROOT / "deploy" / "gunicorn.conf.py"
+
+
+def server_command(bind: str) -> list[str]:
+    """gunicorn with the deploy configuration when there is one; --bind overrides the socket it names."""
+    command = [sys.executable, "-m", "gunicorn", "--bind", bind]
+    if SERVER_CONFIG.exists():
+        command += ["--config", str(SERVER_CONFIG)]
+    return [*command, "wsgi:application"]
+{% else %}
+SERVER_CONFIG = PROJECT_ROOT / "deploy" / "uwsgi.ini"
+
+
+def server_command(bind: str) -> list[str]:
+    """uWSGI speaking HTTP on `bind`, with the deploy configuration when there is one."""
+    uwsgi = shutil.which("uwsgi", path=str(Path(sys.executable).parent)) or "uwsgi"
+    command = [uwsgi, "--http-socket", bind, "--master", "--need-app", "--die-on-term", "--module", "wsgi:application"]
+    if SERVER_CONFIG.exists():
+        command += ["--ini", str(SERVER_CONFIG)]
+    return command
+{% endif %}
