@@ -9,4 +9,3 @@ def load_answers(rendered_b64: str, argv: list[str]) -> dict:
     if argv:
         return json.loads(argv[0])
     return json.loads(base64.b64decode(rendered_b64))
-

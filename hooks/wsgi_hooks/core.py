@@ -7,7 +7,7 @@ from wsgi_hooks import project_secrets, tidy, validate
 from wsgi_hooks.answers import load_answers
 from wsgi_hooks.plugin_api import active_plugins, collect
 
-__all__ = ["load_answers", "pre_generate", "post_generate"]
+__all__ = ["load_answers", "post_generate", "pre_generate"]
 
 
 def pre_generate(answers: dict) -> int:
@@ -38,4 +38,3 @@ def next_steps_text(answers: dict, plugins: list, added_secrets: list[str]) -> s
     lines += [f"  {step}" for step in collect(plugins, "next_steps", answers)]
     lines += ["", "README.md in the project explains each step and how to deploy."]
     return "\n".join(lines)
-

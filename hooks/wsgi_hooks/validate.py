@@ -10,18 +10,66 @@ PREFIX_SEGMENT = re.compile(r"[A-Za-z0-9._~-]+")
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 UNSAFE_TEXT = re.compile(r'["\\\x00-\x1f\x7f]')
 
-# Import names a generated project may depend on, and the modules at its own root: a package of the same name would
-# shadow them.
-DEPENDENCY_MODULES = {
-    "alembic", "celery", "click", "dash", "django", "dotenv", "environ", "environs", "flask", "flask_migrate",
-    "flask_sqlalchemy", "gunicorn", "jinja2", "markupsafe", "plotly", "psycopg", "pytest", "sqlalchemy", "uwsgi",
-    "werkzeug", "whitenoise", "manage", "wsgi", "tests", "migrations", "deploy", "static", "templates", "instance",
-}
+# Import names a generated project may depend on, the modules at its own root, and the stdlib's test package (absent
+# from sys.stdlib_module_names): a package of the same name would shadow them.
+RESERVED_MODULES = set(
+    [
+        "alembic",
+        "celery",
+        "click",
+        "dash",
+        "django",
+        "dotenv",
+        "environ",
+        "environs",
+        "flask",
+        "flask_migrate",
+        "flask_sqlalchemy",
+        "flask_wtf",
+        "gunicorn",
+        "jinja2",
+        "markupsafe",
+        "plotly",
+        "psycopg",
+        "pytest",
+        "sqlalchemy",
+        "uwsgi",
+        "werkzeug",
+        "whitenoise",
+        "wtforms",
+        "manage",
+        "wsgi",
+        "tests",
+        "migrations",
+        "deploy",
+        "static",
+        "templates",
+        "instance",
+        "test",
+    ]
+)
 # Services the generated deploy files sit beside: a project with one of these names would overwrite its unit or user.
-SERVICE_NAMES = {
-    "apache", "apache2", "httpd", "nginx", "supervisor", "supervisord", "postgres", "postgresql", "redis",
-    "redis-server", "gunicorn", "uwsgi", "root", "www-data", "nobody", "systemd", "celery",
-}
+SERVICE_NAMES = set(
+    [
+        "apache",
+        "apache2",
+        "httpd",
+        "nginx",
+        "supervisor",
+        "supervisord",
+        "postgres",
+        "postgresql",
+        "redis",
+        "redis-server",
+        "gunicorn",
+        "uwsgi",
+        "root",
+        "www-data",
+        "nobody",
+        "systemd",
+        "celery",
+    ]
+)
 
 
 def text_problems(answers: dict) -> list[str]:
@@ -50,7 +98,7 @@ def slug_problems(slug: str) -> list[str]:
 def package_problems(name: str) -> list[str]:
     if not name.isidentifier() or not name.isascii() or name != name.lower() or keyword.iskeyword(name):
         return [f"package_name: must be a lowercase Python identifier (got {name!r})"]
-    if name in sys.stdlib_module_names or name in DEPENDENCY_MODULES:
+    if name in sys.stdlib_module_names or name in RESERVED_MODULES:
         return [f"package_name: {name!r} would shadow the module of the same name (standard library or a dependency)"]
     return []
 

@@ -1,0 +1,38 @@
+"""The hooks' rules, called directly (fast); test_bad_inputs.py proves both tools apply them."""
+
+import sys
+
+import pytest
+
+from tests.bad_inputs import BAD_INPUTS, GOOD_INPUTS
+from tests.render import DEFAULTS, TEMPLATE_ROOT
+
+sys.path.insert(0, str(TEMPLATE_ROOT / "hooks"))
+from wsgi_hooks import core
+
+
+def answers_with(changes: dict) -> dict:
+    answers = {**DEFAULTS, **changes}
+    answers["project_slug"] = changes.get("project_slug", "my-web-app")
+    answers["package_name"] = changes.get("package_name", answers["project_slug"].replace("-", "_"))
+    answers["__url_prefix"] = answers["url_prefix"].rstrip("/")
+    return answers
+
+
+@pytest.mark.parametrize(("changes", "message"), BAD_INPUTS)
+def test_bad_answer_is_refused_with_field_and_rule(capsys, changes, message):
+    assert core.pre_generate(answers_with(changes)) == 1
+    errors = capsys.readouterr().err.splitlines()
+    assert any(line.startswith("error: ") and message in line for line in errors), errors
+
+
+@pytest.mark.parametrize("changes", GOOD_INPUTS)
+def test_good_answer_is_accepted(capsys, changes):
+    assert core.pre_generate(answers_with(changes)) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_every_problem_is_reported_at_once(capsys):
+    assert core.pre_generate(answers_with({"port": "1", "url_prefix": "x", "domain_name": "A"})) == 1
+    fields = [line.split(":")[1].strip() for line in capsys.readouterr().err.splitlines()]
+    assert fields == ["domain_name", "url_prefix", "port"]
