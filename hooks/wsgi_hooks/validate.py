@@ -12,64 +12,19 @@ UNSAFE_TEXT = re.compile(r'["\\\x00-\x1f\x7f]')
 
 # Import names a generated project may depend on, the modules at its own root, and the stdlib's test package (absent
 # from sys.stdlib_module_names): a package of the same name would shadow them.
-RESERVED_MODULES = set(
-    [
-        "alembic",
-        "celery",
-        "click",
-        "dash",
-        "django",
-        "dotenv",
-        "environ",
-        "environs",
-        "flask",
-        "flask_migrate",
-        "flask_sqlalchemy",
-        "flask_wtf",
-        "gunicorn",
-        "jinja2",
-        "markupsafe",
-        "plotly",
-        "psycopg",
-        "pytest",
-        "sqlalchemy",
-        "uwsgi",
-        "werkzeug",
-        "whitenoise",
-        "wtforms",
-        "manage",
-        "wsgi",
-        "tests",
-        "migrations",
-        "deploy",
-        "static",
-        "templates",
-        "instance",
-        "test",
-    ]
-)
+# fmt: off
+RESERVED_MODULES = {
+    "alembic", "celery", "click", "dash", "django", "dotenv", "environ", "environs", "flask", "flask_migrate",
+    "flask_sqlalchemy", "flask_wtf", "gunicorn", "jinja2", "markupsafe", "plotly", "psycopg", "pytest", "sqlalchemy",
+    "uwsgi", "werkzeug", "whitenoise", "wtforms", "manage", "wsgi", "tests", "migrations", "deploy", "static",
+    "templates", "instance", "test",
+}
 # Services the generated deploy files sit beside: a project with one of these names would overwrite its unit or user.
-SERVICE_NAMES = set(
-    [
-        "apache",
-        "apache2",
-        "httpd",
-        "nginx",
-        "supervisor",
-        "supervisord",
-        "postgres",
-        "postgresql",
-        "redis",
-        "redis-server",
-        "gunicorn",
-        "uwsgi",
-        "root",
-        "www-data",
-        "nobody",
-        "systemd",
-        "celery",
-    ]
-)
+SERVICE_NAMES = {
+    "apache", "apache2", "httpd", "nginx", "supervisor", "supervisord", "postgres", "postgresql", "redis",
+    "redis-server", "gunicorn", "uwsgi", "root", "www-data", "nobody", "systemd", "celery",
+}
+# fmt: on
 
 
 def text_problems(answers: dict) -> list[str]:
