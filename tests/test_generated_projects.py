@@ -1,0 +1,86 @@
+"""For every framework x database x server, the generated project's own test suite and `manage.py check` pass.
+
+PostgreSQL projects run against a real PostgreSQL server (a scratch cluster on loopback), SQLite ones against SQLite.
+"""
+
+import os
+import re
+import subprocess
+import uuid
+
+import pytest
+
+from tests.render import combinations, render_cookiecutter
+from tests.services import create_database, postgres_cluster
+from tests.venvs import framework_venv, venv_python
+
+pytestmark = pytest.mark.slow
+MATRIX = combinations("framework", "database", "server")
+
+
+@pytest.fixture(scope="session")
+def venvs(tmp_path_factory):
+    built = {}
+
+    def venv_for(framework):
+        if framework not in built:
+            built[framework] = framework_venv(framework, tmp_path_factory.mktemp(f"venv-{framework}"))
+        return built[framework]
+
+    return venv_for
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    with postgres_cluster() as url:
+        yield url
+
+
+def clean_environment() -> dict:
+    """The caller's environment minus anything that would point a project at another database or settings."""
+    drop = {"DATABASE_URL", "TEST_DATABASE_URL", "SECRET_KEY", "URL_PREFIX", "DJANGO_SETTINGS_MODULE", "DATA_DIR"}
+    return {name: value for name, value in os.environ.items() if name not in drop}
+
+
+def run(python, project, *arguments, environment) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(python), *arguments],
+        cwd=project,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("answers", MATRIX, ids=lambda answers: "-".join(answers.values()))
+def test_generated_project_passes_its_own_tests(request, tmp_path, venvs, answers):
+    python = venv_python(venvs(answers["framework"]))
+    project = render_cookiecutter(tmp_path, url_prefix="/eegqc", **answers)
+    environment = clean_environment()
+    if answers["database"] == "postgresql":
+        server = request.getfixturevalue("postgres_server")
+        database_url = create_database(server, f"test_{uuid.uuid4().hex[:12]}")
+        environment |= {"TEST_DATABASE_URL": database_url, "DATABASE_URL": database_url}
+
+    tests = run(python, project, "-m", "pytest", "-q", "-p", "no:cacheprovider", environment=environment)
+    assert tests.returncode == 0, tests.stdout[-4000:] + tests.stderr[-2000:]
+    summary = tests.stdout.strip().splitlines()[-1]
+    assert re.search(r"\d+ passed", summary) and "skipped" not in summary, summary
+
+    if answers["framework"] == "django" and answers["database"] != "none":
+        migrate = run(python, project, "manage.py", "migrate", "--no-input", environment=environment)
+        assert migrate.returncode == 0, migrate.stderr
+    check = run(python, project, "manage.py", "check", environment=environment)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+@pytest.mark.parametrize("framework", ["flask", "django", "dash"])
+def test_check_reports_an_unreachable_database(tmp_path, venvs, framework):
+    python = venv_python(venvs(framework))
+    project = render_cookiecutter(tmp_path, framework=framework, database="postgresql")
+    environment = clean_environment() | {"DATABASE_URL": "postgresql://nobody:wrong@127.0.0.1:9/none"}
+    check = run(python, project, "manage.py", "check", environment=environment)
+    assert check.returncode != 0
+    assert "database" in (check.stdout + check.stderr).lower()
