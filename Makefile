@@ -1,0 +1,36 @@
+# The two commands of README.md, plus their helpers. Everything runs from a virtualenv in .venv (no root needed).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DEMO := build/demo
+PORT ?= 8000
+
+.PHONY: demo test lint tools clean
+
+# Generate a project from this checkout with the default answers, install it and serve it on 127.0.0.1:$(PORT).
+demo: tools
+	rm -rf $(DEMO)
+	$(BIN)/cookiecutter --no-input --output-dir $(DEMO) . port=$(PORT)
+	cd $(DEMO)/my-web-app && $(PYTHON) -m venv .venv && .venv/bin/pip install --quiet -e '.[dev]'
+	cd $(DEMO)/my-web-app && .venv/bin/python manage.py db upgrade
+	@echo "Serving on http://127.0.0.1:$(PORT)/ (Ctrl-C stops it)"
+	cd $(DEMO)/my-web-app && exec .venv/bin/python manage.py serve --bind 127.0.0.1:$(PORT)
+
+# Run the template's test suite in parallel. Tests needing system packages skip without them (they fail with CI=true);
+# scripts/install-system-packages.sh installs them.
+test: tools
+	$(BIN)/python -m pytest -n auto $(PYTEST_ARGS)
+
+lint: tools
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+tools: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+clean:
+	rm -rf build $(VENV)
