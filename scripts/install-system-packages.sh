@@ -1,0 +1,42 @@
+#!/bin/sh
+# Install the Debian packages whose real tools the template's tests run (nginx -t, apache2 -t, systemd-analyze,
+# supervisord's parser, shellcheck, a scratch PostgreSQL, ...). Idempotent: packages already present are skipped.
+# Run as root (CI does). The Python tools (gunicorn, uwsgi, supervisor) come from the template's dev dependencies;
+# uwsgi builds from source, hence the compiler and headers here.
+set -eu
+
+PACKAGES="
+apache2
+build-essential
+nginx
+openssl
+postgresql
+python3-dev
+redis-server
+shellcheck
+supervisor
+systemd
+"
+
+missing=""
+for package in $PACKAGES; do
+    if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+        missing="$missing $package"
+    fi
+done
+
+if [ -z "$missing" ]; then
+    echo "install-system-packages: all present"
+    exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "install-system-packages: missing:$missing; run this script as root" >&2
+    exit 1
+fi
+
+echo "install-system-packages: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+# shellcheck disable=SC2086 # one word per package
+apt-get install -y -q --no-install-recommends $missing

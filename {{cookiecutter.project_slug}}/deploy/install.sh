@@ -1,0 +1,496 @@
+#!/usr/bin/env bash
+# Install or update {{ cookiecutter.project_name }} on this server: Debian/Ubuntu or RHEL-family, run as root.
+#
+#   sudo deploy/install.sh              from a checkout of the project, anywhere on the server
+#   deploy/install.sh --root DIR        lay the files out under DIR instead and only print the commands that would
+#                                       change the running system (packages, users, services, the database)
+#
+# Safe to run again after every code change: it only changes what differs, then reloads (or restarts) the app.
+# Layout: code and virtualenv in /srv/{{ cookiecutter.project_slug }}, data in /var/lib/{{ cookiecutter.project_slug }}, socket in /run/{{ cookiecutter.project_slug }}.
+set -euo pipefail
+
+# ---------------------------------------------------------------- the answers this project was generated with
+APP_NAME="{{ cookiecutter.project_slug }}"
+PACKAGE="{{ cookiecutter.package_name }}"
+FRAMEWORK="{{ cookiecutter.framework }}"
+SERVER="{{ cookiecutter.server }}"
+PROXY="{{ cookiecutter.proxy }}"
+SUPERVISOR="{{ cookiecutter.supervisor }}"
+DATABASE="{{ cookiecutter.database }}"
+BIND="{{ cookiecutter.bind }}"
+TLS="{{ cookiecutter.tls }}"
+DOMAIN="{{ cookiecutter.domain_name }}"
+ADMIN_EMAIL="{{ cookiecutter.author_email }}"
+URL_PREFIX="{{ cookiecutter.__url_prefix }}"
+PYTHON_VERSION="{{ cookiecutter.python_version }}"
+
+APP_DIR="/srv/$APP_NAME"
+STATE_DIR="/var/lib/$APP_NAME"
+RUN_DIR="/run/$APP_NAME"
+LOG_DIR="/var/log/$APP_NAME"
+ACME_DIR="/var/www/letsencrypt"
+SOURCE_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+ROOT=""
+OS_FAMILY=""
+INSTALL_PACKAGES=1
+
+usage() {
+    cat <<USAGE
+usage: $0 [--root DIR] [--os debian|rhel] [--no-packages]
+  --root DIR      install the files under DIR; print, do not run, the commands that change the system
+  --os FAMILY     debian or rhel (default: from /etc/os-release)
+  --no-packages   do not install distribution packages
+USAGE
+}
+
+say() { printf 'install.sh: %s\n' "$*"; }
+die() { printf 'install.sh: error: %s\n' "$*" >&2; exit 1; }
+dry_run() { [[ -n $ROOT ]]; }
+
+# Run a command that changes the running system; with --root only show it.
+run() {
+    if dry_run; then
+        printf 'would run: %s\n' "$*"
+    else
+        printf '+ %s\n' "$*"
+        "$@"
+    fi
+}
+
+# Copy a file into place (under --root, if given); succeed only when it changed.
+install_file() {
+    local source=$1 target=$2 mode=$3
+    if [[ -f $ROOT$target ]] && cmp -s "$source" "$ROOT$target"; then
+        say "unchanged $target"
+        return 1
+    fi
+    install -D -m "$mode" "$source" "$ROOT$target"
+    say "installed $target"
+}
+
+make_directory() {
+    local path=$1 mode=$2 owner=$3
+    install -d -m "$mode" "$ROOT$path"
+    if ! dry_run; then
+        chown "$owner:$owner" "$path"
+    fi
+    say "directory $path (mode $mode, owner $owner)"
+}
+
+parse_arguments() {
+    while [[ $# -gt 0 ]]; do
+        case $1 in
+            --root) ROOT=$(realpath -m "${2:?--root needs a directory}"); shift 2 ;;
+            --os) OS_FAMILY=${2:?--os needs debian or rhel}; shift 2 ;;
+            --no-packages) INSTALL_PACKAGES=0; shift ;;
+            -h | --help) usage; exit 0 ;;
+            *) usage >&2; exit 2 ;;
+        esac
+    done
+    if ! dry_run && [[ $(id -u) -ne 0 ]]; then
+        die "run as root (sudo $0), or with --root DIR to lay out the files only"
+    fi
+}
+
+# ---------------------------------------------------------------- where each distribution keeps things
+detect_os() {
+    if [[ -z $OS_FAMILY ]]; then
+        local id="" id_like=""
+        if [[ -r /etc/os-release ]]; then
+            id=$(sed -n 's/^ID=//p' /etc/os-release | tr -d '"')
+            id_like=$(sed -n 's/^ID_LIKE=//p' /etc/os-release | tr -d '"')
+        fi
+        case " $id $id_like " in
+            *" debian "* | *" ubuntu "*) OS_FAMILY=debian ;;
+            *" rhel "* | *" fedora "* | *" centos "*) OS_FAMILY=rhel ;;
+            *) die "unsupported distribution '$id': use --os debian or --os rhel" ;;
+        esac
+    fi
+    case $OS_FAMILY in
+        debian)
+            NOLOGIN=/usr/sbin/nologin
+            NGINX_SITE=/etc/nginx/sites-available/$APP_NAME.conf
+            NGINX_ENABLED=/etc/nginx/sites-enabled/$APP_NAME.conf
+            APACHE_SERVICE=apache2
+            APACHE_SITE=/etc/apache2/sites-available/$APP_NAME.conf
+            APACHE_ENABLED=/etc/apache2/sites-enabled/$APP_NAME.conf
+            APACHE_CTL=apache2ctl
+            SUPERVISOR_SERVICE=supervisor
+            SUPERVISOR_PROGRAM=/etc/supervisor/conf.d/$APP_NAME.conf
+            ;;
+        rhel)
+            NOLOGIN=/sbin/nologin
+            NGINX_SITE=/etc/nginx/conf.d/$APP_NAME.conf
+            NGINX_ENABLED=""
+            APACHE_SERVICE=httpd
+            APACHE_SITE=/etc/httpd/conf.d/$APP_NAME.conf
+            APACHE_ENABLED=""
+            APACHE_CTL=apachectl
+            SUPERVISOR_SERVICE=supervisord
+            SUPERVISOR_PROGRAM=/etc/supervisord.d/$APP_NAME.ini
+            ;;
+        *) die "--os must be debian or rhel, not '$OS_FAMILY'" ;;
+    esac
+    case $PROXY/$OS_FAMILY in
+        nginx/debian | apache/debian) PROXY_USER=www-data ;;
+        nginx/rhel) PROXY_USER=nginx ;;
+        apache/rhel) PROXY_USER=apache ;;
+        *) PROXY_USER="" ;;
+    esac
+    say "$OS_FAMILY family${ROOT:+, files under $ROOT}"
+}
+
+install_packages() {
+    local packages=()
+    if [[ $OS_FAMILY == debian ]]; then
+        packages+=(python3 python3-venv python3-dev build-essential)
+        [[ $PROXY == nginx ]] && packages+=(nginx)
+        [[ $PROXY == apache ]] && packages+=(apache2)
+        [[ $SUPERVISOR == supervisord ]] && packages+=(supervisor)
+        [[ $DATABASE == postgresql ]] && packages+=(postgresql)
+        [[ $TLS == certbot ]] && packages+=(certbot "python3-certbot-$PROXY")
+        run apt-get update -q
+        run env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${packages[@]}"
+    else
+        # supervisor and certbot come from EPEL: `dnf install epel-release` first.
+        packages+=("python$PYTHON_VERSION" "python$PYTHON_VERSION-devel" gcc policycoreutils-python-utils)
+        [[ $PROXY == nginx ]] && packages+=(nginx)
+        [[ $PROXY == apache ]] && packages+=(httpd mod_ssl)
+        [[ $SUPERVISOR == supervisord ]] && packages+=(supervisor)
+        [[ $DATABASE == postgresql ]] && packages+=(postgresql-server)
+        [[ $TLS == certbot ]] && packages+=(certbot "python3-certbot-$PROXY")
+        run dnf install -y "${packages[@]}"
+    fi
+}
+
+# A Python of at least the version the project asks for, from the system (not a per-user install).
+find_python() {
+    local candidate major=${PYTHON_VERSION%%.*} minor=${PYTHON_VERSION#*.}
+    for candidate in "/usr/bin/python$PYTHON_VERSION" /usr/bin/python3 "/usr/local/bin/python$PYTHON_VERSION"; do
+        if [[ -x $candidate ]] && "$candidate" -c "import sys; sys.exit(sys.version_info < ($major, $minor))"; then
+            printf '%s\n' "$candidate"
+            return 0
+        fi
+    done
+    return 1
+}
+
+# ---------------------------------------------------------------- the steps
+ensure_user() {
+    if dry_run || ! getent passwd "$APP_NAME" >/dev/null; then
+        run useradd --system --user-group --home-dir "$STATE_DIR" --no-create-home --shell "$NOLOGIN" "$APP_NAME"
+    else
+        say "user $APP_NAME exists"
+    fi
+    if [[ -n $PROXY_USER && $BIND == unix ]]; then
+        # The socket is mode 660, group $APP_NAME: the proxy connects as a member of that group.
+        if dry_run || ! id -nG "$PROXY_USER" | grep -qw -- "$APP_NAME"; then
+            run usermod --append --groups "$APP_NAME" "$PROXY_USER"
+        else
+            say "$PROXY_USER is in group $APP_NAME"
+        fi
+    fi
+}
+
+copy_code() {
+    local target=$ROOT$APP_DIR
+    if [[ $(realpath -m "$SOURCE_DIR") == "$(realpath -m "$target")" ]]; then
+        say "code is already in $APP_DIR"
+        return
+    fi
+    install -d -m 0755 "$target"
+    # Secrets, the virtualenv and generated files stay where they are made; the server's .env is its own.
+    tar -C "$SOURCE_DIR" --exclude=./.env --exclude=./.venv --exclude=./.git --exclude=__pycache__ \
+        --exclude=./instance --exclude=./staticfiles -cf - . | tar -C "$target" --no-same-owner -xf -
+    find "$target" \( -path "$target/.venv" -o -path "$target/.env" \) -prune -o -exec chmod u+rwX,go+rX,go-w {} +
+    say "copied $SOURCE_DIR to $APP_DIR"
+}
+
+ensure_directories() {
+    make_directory "$STATE_DIR" 0750 "$APP_NAME"
+    if [[ $SUPERVISOR != systemd ]]; then
+        # systemd's RuntimeDirectory= makes /run/$APP_NAME for the unit; otherwise tmpfiles.d does, at every boot.
+        local rule
+        rule=$(mktemp)
+        printf 'd %s 0750 %s %s -\n' "$RUN_DIR" "$APP_NAME" "$APP_NAME" >"$rule"
+        install_file "$rule" "/etc/tmpfiles.d/$APP_NAME.conf" 0644 || true
+        rm -f "$rule"
+        run systemd-tmpfiles --create "/etc/tmpfiles.d/$APP_NAME.conf"
+    fi
+    if [[ $SUPERVISOR == supervisord ]]; then
+        make_directory "$LOG_DIR" 0750 root
+    fi
+    if [[ $TLS == certbot ]]; then
+        make_directory "$ACME_DIR" 0755 root
+    fi
+}
+
+# Secrets are made on this server (never copied from a development machine) and kept on later runs.
+ensure_env_file() {
+    local env_file=$ROOT$APP_DIR/.env python
+    python=$(command -v python3) || die "python3 is missing"
+    "$python" - "$ROOT$APP_DIR/$PACKAGE/envfile.py" "$env_file" <<'PYTHON'
+import importlib.util
+import sys
+from pathlib import Path
+
+spec = importlib.util.spec_from_file_location("envfile", sys.argv[1])
+envfile = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(envfile)
+added = envfile.ensure_secrets(Path(sys.argv[2]))
+print("install.sh: .env: " + ("generated " + ", ".join(added) if added else "every secret already set"))
+PYTHON
+    if ! grep -q '^DATA_DIR=' "$env_file"; then
+        printf 'DATA_DIR=%s\n' "$STATE_DIR" >>"$env_file"
+        say ".env: DATA_DIR=$STATE_DIR"
+    fi
+    chmod 600 "$env_file"
+    if ! dry_run; then
+        chown "$APP_NAME:$APP_NAME" "$env_file"
+    fi
+}
+
+ensure_virtualenv() {
+    local venv=$ROOT$APP_DIR/.venv python
+    if [[ ! -x $venv/bin/python ]]; then
+        if ! python=$(find_python); then
+            dry_run || die "no Python >= $PYTHON_VERSION in /usr/bin: install python$PYTHON_VERSION"
+            python=python$PYTHON_VERSION
+        fi
+        run "$python" -m venv "$venv"
+    fi
+    run "$venv/bin/python" -m pip install --quiet --upgrade pip
+    run "$venv/bin/python" -m pip install --quiet --editable "$ROOT$APP_DIR"
+}
+
+database_password() {
+    local url
+    url=$(sed -n 's/^DATABASE_URL=//p' "$ROOT$APP_DIR/.env" | tail -n 1)
+    url=${url#*://}
+    url=${url%%@*}
+    printf '%s' "${url#*:}"
+}
+
+ensure_postgresql() {
+    local password
+    if ! grep -Eq '^DATABASE_URL=postgresql://[^@]+@(127\.0\.0\.1|localhost)[:/]' "$ROOT$APP_DIR/.env"; then
+        say "DATABASE_URL names another server: create the role and database there with deploy/postgresql.sql"
+        return
+    fi
+    password=$(database_password)
+    [[ $password =~ ^[A-Za-z0-9._~-]+$ ]] || die "the DATABASE_URL password must be URL-safe (letters, digits, ._~-)"
+    if [[ $OS_FAMILY == rhel && ! -f $ROOT/var/lib/pgsql/data/PG_VERSION ]]; then
+        run postgresql-setup --initdb
+    fi
+    run systemctl enable --now postgresql
+    if dry_run; then
+        printf 'would run: %s\n' "runuser -u postgres -- psql -X -v ON_ERROR_STOP=1 (deploy/postgresql.sql, password on stdin)"
+        return
+    fi
+    # The password goes in on standard input, never on a command line that `ps` shows.
+    printf '+ psql as postgres < deploy/postgresql.sql\n'
+    { printf '\\set db_password %s\n' "$password"; cat "$APP_DIR/deploy/postgresql.sql"; } |
+        (cd / && runuser -u postgres -- psql -X --quiet -v ON_ERROR_STOP=1)
+    if [[ $OS_FAMILY == rhel ]]; then
+        allow_password_login
+    fi
+}
+
+# RHEL's pg_hba.conf authenticates 127.0.0.1 with ident: let this app's role in with its password.
+allow_password_login() {
+    local hba rule="host $PACKAGE $PACKAGE 127.0.0.1/32 scram-sha-256"
+    hba=$(cd / && runuser -u postgres -- psql -XtAc 'SHOW hba_file')
+    if ! grep -qxF "$rule" "$hba"; then
+        sed -i "1i $rule" "$hba"
+        run systemctl reload postgresql
+        say "pg_hba.conf: $rule"
+    fi
+}
+
+# manage.py as the service user, with the settings the server runs with.
+manage() {
+    run runuser -u "$APP_NAME" -- "$APP_DIR/.venv/bin/python" "$APP_DIR/manage.py" "$@"
+}
+
+prepare_app() {
+    if [[ $FRAMEWORK == django ]]; then
+        [[ $DATABASE != none ]] && manage migrate --no-input
+        # The code directory belongs to root: collect as root into STATIC_ROOT ($APP_DIR/staticfiles).
+        run "$ROOT$APP_DIR/.venv/bin/python" "$ROOT$APP_DIR/manage.py" collectstatic --no-input
+    elif [[ $DATABASE != none ]]; then
+        manage db upgrade
+    fi
+    return 0
+}
+
+ensure_certificate() {
+    case $TLS in
+        certbot)
+            if [[ -f $ROOT/etc/letsencrypt/live/$DOMAIN/fullchain.pem ]]; then
+                say "certificate for $DOMAIN exists (certbot renews it)"
+            else
+                run certbot certonly "--$PROXY" --non-interactive --agree-tos -m "$ADMIN_EMAIL" -d "$DOMAIN"
+            fi
+            ;;
+        certificate)
+            local pair=/etc/ssl/$APP_NAME
+            if [[ ! -f $ROOT$pair/fullchain.pem || ! -f $ROOT$pair/privkey.pem ]]; then
+                dry_run || die "put the certificate chain in $pair/fullchain.pem and its key in $pair/privkey.pem"
+                say "no certificate yet in $pair (a real run stops here)"
+            fi
+            ;;
+    esac
+    return 0
+}
+
+# Install the proxy's site, test the whole proxy configuration, and only then reload; put the old file back if
+# the test fails, so a bad site never takes down the proxy.
+install_proxy_site() {
+    local source=$1 target=$2 enabled_link=$3 test_command=$4 service=$5 backup
+    backup=$(mktemp)
+    [[ -f $ROOT$target ]] && cp -p "$ROOT$target" "$backup"
+    if install_file "$source" "$target" 0644; then
+        if [[ -n $enabled_link ]]; then
+            # What a2ensite does; nginx on Debian reads sites-enabled the same way.
+            install -d -m 0755 "$ROOT$(dirname "$enabled_link")"
+            ln -sfn "../sites-available/$(basename "$target")" "$ROOT$enabled_link"
+            say "enabled $enabled_link"
+        fi
+        if ! dry_run && ! $test_command; then
+            if [[ -s $backup ]]; then
+                cp -p "$backup" "$target"
+            else
+                rm -f "$target" "${enabled_link:-$target}"
+            fi
+            rm -f "$backup"
+            die "$service rejected the new site; the previous configuration is back in place"
+        fi
+    fi
+    rm -f "$backup"
+    [[ -n $ROOT ]] && printf 'would run: %s\n' "$test_command"
+    run systemctl enable "$service"
+    run systemctl reload-or-restart "$service"
+}
+
+install_proxy() {
+    case $PROXY in
+        nginx)
+            install_proxy_site "$ROOT$APP_DIR/deploy/nginx.conf" "$NGINX_SITE" "$NGINX_ENABLED" "nginx -t" nginx
+            ;;
+        apache)
+            local modules
+            modules=$(sed -n 's/^# Modules to enable: //p' "$ROOT$APP_DIR/deploy/apache.conf")
+            if [[ $OS_FAMILY == debian ]]; then
+                # shellcheck disable=SC2086 # one word per module
+                run a2enmod -q $modules
+            fi
+            install_proxy_site "$ROOT$APP_DIR/deploy/apache.conf" "$APACHE_SITE" "$APACHE_ENABLED" \
+                "$APACHE_CTL configtest" "$APACHE_SERVICE"
+            ;;
+    esac
+}
+
+configure_selinux() {
+    if dry_run || ! command -v selinuxenabled >/dev/null || ! selinuxenabled; then
+        return 0
+    fi
+    local static_dir=$APP_DIR/$PACKAGE/static
+    [[ $FRAMEWORK == django ]] && static_dir=$APP_DIR/staticfiles
+    # The proxy (httpd_t) may read the static files and the maintenance page, and connect to the app.
+    label "httpd_sys_content_t" "$static_dir(/.*)?"
+    label "httpd_sys_content_t" "$APP_DIR/deploy/maintenance\.html"
+    if [[ $BIND == unix ]]; then
+        label "httpd_var_run_t" "$RUN_DIR(/.*)?"
+    else
+        run setsebool -P httpd_can_network_connect 1
+    fi
+    run restorecon -R "$APP_DIR" "$RUN_DIR"
+    say "SELinux: if the proxy still logs 'Permission denied': ausearch -m avc -ts recent | audit2allow -M $APP_NAME"
+}
+
+label() {
+    semanage fcontext -a -t "$1" "$2" 2>/dev/null || run semanage fcontext -m -t "$1" "$2"
+}
+
+start_server() {
+    local changed=0
+    case $SUPERVISOR in
+        systemd)
+            install_file "$ROOT$APP_DIR/deploy/$APP_NAME.service" "/etc/systemd/system/$APP_NAME.service" 0644 && changed=1
+            run systemctl daemon-reload
+            run systemctl enable "$APP_NAME"
+            if [[ $changed == 1 ]] || dry_run || ! systemctl is-active --quiet "$APP_NAME"; then
+                run systemctl restart "$APP_NAME"
+            else
+                run systemctl reload "$APP_NAME"
+            fi
+            ;;
+        supervisord)
+            install_file "$ROOT$APP_DIR/deploy/supervisord.conf" "$SUPERVISOR_PROGRAM" 0644 && changed=1
+            run systemctl enable --now "$SUPERVISOR_SERVICE"
+            # update starts a new program and restarts a changed one.
+            run supervisorctl reread
+            run supervisorctl update "$APP_NAME"
+            if [[ $changed == 0 ]]; then
+                reload_server
+            fi
+            ;;
+        none)
+            say "no supervisor chosen: start the server yourself, e.g."
+            say "  runuser -u $APP_NAME -- $(server_command)"
+            ;;
+    esac
+}
+
+server_command() {
+    if [[ $SERVER == gunicorn ]]; then
+        printf '%s' "$APP_DIR/.venv/bin/gunicorn --config $APP_DIR/deploy/gunicorn.conf.py wsgi:application"
+    else
+        printf '%s' "$APP_DIR/.venv/bin/uwsgi --ini $APP_DIR/deploy/uwsgi.ini"
+    fi
+}
+
+# Graceful reload that loads the new code (supervisord has no reload command of its own).
+reload_server() {
+    if [[ $SERVER == gunicorn ]]; then
+        run supervisorctl signal HUP "$APP_NAME"
+    else
+        run touch "$RUN_DIR/uwsgi.reload"
+    fi
+}
+
+summary() {
+    local scheme=http
+    [[ $TLS != none ]] && scheme=https
+    say "done: $scheme://$DOMAIN$URL_PREFIX/"
+    case $SUPERVISOR in
+        systemd) say "logs: journalctl -u $APP_NAME; reload after a code change: run this script again" ;;
+        supervisord) say "logs: $LOG_DIR/$SERVER.log; reload after a code change: run this script again" ;;
+    esac
+    return 0
+}
+
+main() {
+    parse_arguments "$@"
+    detect_os
+    if [[ $INSTALL_PACKAGES == 1 ]]; then
+        install_packages
+    fi
+    ensure_user
+    copy_code
+    ensure_directories
+    ensure_env_file
+    ensure_virtualenv
+    [[ $DATABASE == postgresql ]] && ensure_postgresql
+    prepare_app
+    start_server
+    if [[ $PROXY != none ]]; then
+        configure_selinux
+        ensure_certificate
+        install_proxy
+    fi
+    summary
+}
+
+main "$@"
