@@ -12,7 +12,7 @@ SERVER_CONFIG = PROJECT_ROOT / "deploy" / "gunicorn.conf.py"
 
 
 def server_command(bind: str) -> list[str]:
-    """gunicorn with the deploy configuration when there is one; --bind overrides the socket it names."""
+    """gunicorn with the deploy configuration when there is one; --bind on the command line wins over its `bind`."""
     command = [sys.executable, "-m", "gunicorn", "--bind", bind]
     if SERVER_CONFIG.exists():
         command += ["--config", str(SERVER_CONFIG)]
@@ -22,10 +22,13 @@ SERVER_CONFIG = PROJECT_ROOT / "deploy" / "uwsgi.ini"
 
 
 def server_command(bind: str) -> list[str]:
-    """uWSGI speaking HTTP on `bind`, with the deploy configuration when there is one."""
+    """uWSGI speaking HTTP on `bind`, with the deploy configuration when there is one.
+
+    The ini opens the production socket unless SERVE_BIND is set; then it speaks HTTP on that address instead. The
+    variable reaches uWSGI through env(1), because the ini is read before any uWSGI option could set it.
+    """
     uwsgi = shutil.which("uwsgi", path=str(Path(sys.executable).parent)) or "uwsgi"
-    command = [uwsgi, "--http-socket", bind, "--master", "--need-app", "--die-on-term", "--module", "wsgi:application"]
     if SERVER_CONFIG.exists():
-        command += ["--ini", str(SERVER_CONFIG)]
-    return command
+        return ["env", f"SERVE_BIND={bind}", uwsgi, "--ini", str(SERVER_CONFIG)]
+    return [uwsgi, "--http-socket", bind, "--master", "--need-app", "--die-on-term", "--module", "wsgi:application"]
 {% endif %}
