@@ -1,0 +1,220 @@
+"""The deploy matrix: every accepted answer combination's deploy/ files, rendered fast and grouped by content.
+
+Rendering a whole project per combination (1,404 of them) would take minutes, so the files of the template's deploy/
+directory are rendered here with cookiecutter's own Jinja environment (same extensions, same trim/lstrip options, same
+derived answers); `test_fast_render_matches_cookiecutter` proves the output is byte-identical to a real generation.
+"""
+
+import functools
+import hashlib
+import json
+import re
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cookiecutter.environment import StrictEnvironment
+
+from tests.render import CHOICES, PROMPTS, TEMPLATE_ROOT
+
+DEPLOY_TEMPLATE_DIR = TEMPLATE_ROOT / "{{cookiecutter.project_slug}}" / "deploy"
+PREFIXES = ("/", "/eegqc")
+TLS_DOMAIN = "lab.example.org"  # tls=certbot needs a public-looking name; the others keep the default
+
+# File kinds, by rendered file name (the unit is <slug>.service).
+KIND_BY_NAME = {
+    "gunicorn.conf.py": "gunicorn",
+    "uwsgi.ini": "uwsgi",
+    "nginx.conf": "nginx",
+    "apache.conf": "apache",
+    "apache-shared-site.conf": "apache-shared",
+    "supervisord.conf": "supervisord",
+    "install.sh": "install",
+    "postgresql.sql": "postgresql",
+    "maintenance.html": "maintenance",
+}
+MATRIX_KEYS = ("framework", "server", "proxy", "supervisor", "database", "bind", "tls")
+
+
+def kind_of(name: str) -> str:
+    return "systemd" if name.endswith(".service") else KIND_BY_NAME[name]
+
+
+def accepted(answers: dict) -> bool:
+    """The hooks refuse proxy=none with a unix socket or with TLS (see plugins/proxy_none.py)."""
+    return answers["proxy"] != "none" or (answers["bind"] == "tcp" and answers["tls"] == "none")
+
+
+def deploy_matrix() -> list[dict]:
+    """framework x server x proxy x supervisor x database x bind x tls x url_prefix, refused combinations left out."""
+    import itertools
+
+    matrix = []
+    for values in itertools.product(*(CHOICES[key] for key in MATRIX_KEYS), PREFIXES):
+        answers = dict(zip((*MATRIX_KEYS, "url_prefix"), values, strict=True))
+        if accepted(answers):
+            if answers["tls"] != "none":
+                answers["domain_name"] = TLS_DOMAIN
+            matrix.append(answers)
+    return matrix
+
+
+def label(answers: dict) -> str:
+    return "-".join(str(answers[key]) for key in (*MATRIX_KEYS, "url_prefix")).replace("/", "~")
+
+
+class DeployRenderer:
+    """Renders deploy/ for one set of answers, the way cookiecutter does, without touching the disk."""
+
+    def __init__(self):
+        self.environment = StrictEnvironment(
+            context={"cookiecutter": PROMPTS}, keep_trailing_newline=True, **PROMPTS["_jinja2_env_vars"]
+        )
+        self.templates = [
+            (self.environment.from_string(path.name), self.environment.from_string(path.read_text()))
+            for path in sorted(DEPLOY_TEMPLATE_DIR.iterdir())
+        ]
+
+    def context(self, answers: dict) -> dict:
+        """All answers, derived ones included, as cookiecutter's no-input prompt computes them (in prompt order)."""
+        context = {}
+        for key, default in PROMPTS.items():
+            if key.startswith("_") and not key.startswith("__"):
+                context[key] = default
+            elif key == "__prompts__":
+                continue
+            elif key in answers:
+                context[key] = answers[key]
+            elif isinstance(default, list):
+                context[key] = default[0]
+            elif isinstance(default, str):
+                context[key] = self.environment.from_string(default).render(cookiecutter=context)
+            else:
+                context[key] = default
+        return context
+
+    def render(self, answers: dict) -> dict[str, str]:
+        """{file name: content} of the deploy/ directory for these answers."""
+        context = {"cookiecutter": self.context(answers)}
+        files = {}
+        for name_template, content_template in self.templates:
+            name = name_template.render(**context)
+            if name:
+                files[name] = content_template.render(**context)
+        return files
+
+
+@dataclass
+class UniqueFile:
+    """One distinct file content, with every combination that produces it."""
+
+    kind: str
+    name: str
+    content: str
+    combos: list[dict] = field(default_factory=list)
+    companion: dict[str, str] = field(default_factory=dict)  # the other deploy files of the first combination
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(self.content.encode()).hexdigest()[:12]
+
+    @property
+    def example(self) -> str:
+        return label(self.combos[0])
+
+
+# install.sh differs between combinations only in its block of answer constants (KEY="value" lines).
+ANSWER_CONSTANT = re.compile(r'^[A-Z_]+="[^"]*"$', re.MULTILINE)
+SAFE_CONSTANT = re.compile(r'^[A-Z_]+="[A-Za-z0-9@._/:+ -]*"$')
+
+
+def dedup_key(kind: str, content: str) -> str:
+    if kind == "install":
+        content = ANSWER_CONSTANT.sub("CONSTANT", content)
+    return hashlib.sha256(f"{kind}\0{content}".encode()).hexdigest()
+
+
+@functools.cache
+def rendered_matrix() -> list[tuple[dict, dict[str, str]]]:
+    renderer = DeployRenderer()
+    return [(answers, renderer.render(answers)) for answers in deploy_matrix()]
+
+
+@functools.cache
+def unique_files() -> dict[str, list[UniqueFile]]:
+    """{kind: [UniqueFile]}: identical contents are validated once."""
+    by_key: dict[str, UniqueFile] = {}
+    for answers, files in rendered_matrix():
+        for name, content in files.items():
+            kind = kind_of(name)
+            key = dedup_key(kind, content)
+            if kind == "apache-shared":  # validated with the module list of its site file
+                key += files["apache.conf"].splitlines()[apache_modules_line_index(files["apache.conf"])]
+            unique = by_key.setdefault(key, UniqueFile(kind, name, content, companion=files))
+            unique.combos.append(answers)
+    grouped: dict[str, list[UniqueFile]] = {}
+    for unique in by_key.values():
+        grouped.setdefault(unique.kind, []).append(unique)
+    return grouped
+
+
+def apache_modules_line_index(site: str) -> int:
+    return next(i for i, line in enumerate(site.splitlines()) if line.startswith("# Modules to enable: "))
+
+
+def apache_modules(site: str) -> list[str]:
+    return site.splitlines()[apache_modules_line_index(site)].removeprefix("# Modules to enable: ").split()
+
+
+def params(kind: str) -> list:
+    import pytest
+
+    return [
+        pytest.param(unique, id=f"{unique.digest}-{unique.example}")
+        for unique in sorted(unique_files().get(kind, []), key=lambda unique: unique.example)
+    ]
+
+
+# ---------------------------------------------------------------- absolute paths the tools look at, moved to scratch
+def relocate(text: str, slug: str, scratch: Path, certificates: Path) -> str:
+    """The file with the server's absolute paths moved under `scratch` (certificates: a self-signed pair)."""
+    replacements = {
+        f"/etc/letsencrypt/live/{TLS_DOMAIN}": str(certificates),
+        f"/etc/ssl/{slug}": str(certificates),
+        f"/srv/{slug}": str(scratch / "srv" / slug),
+        f"/var/log/{slug}": str(scratch / "log"),
+        f"/run/{slug}": str(scratch / "run"),
+        "/var/www/letsencrypt": str(scratch / "acme"),
+    }
+    for old, new in replacements.items():
+        text = text.replace(old, new)
+    return text
+
+
+def make_scratch_tree(scratch: Path, slug: str) -> None:
+    """Directories and executables the relocated files name."""
+    for directory in ("log", "run", "acme", f"srv/{slug}/deploy", f"srv/{slug}/.venv/bin"):
+        (scratch / directory).mkdir(parents=True, exist_ok=True)
+    for server in ("gunicorn", "uwsgi"):
+        stub = scratch / "srv" / slug / ".venv" / "bin" / server
+        stub.write_text("#!/bin/sh\nexit 0\n")
+        stub.chmod(0o755)
+
+
+def self_signed_certificate(directory: Path) -> Path:
+    """fullchain.pem + privkey.pem for lab.example.org, made once per directory."""
+    directory.mkdir(parents=True, exist_ok=True)
+    if not (directory / "fullchain.pem").exists():
+        subprocess.run(
+            [
+                "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                "-days", "30", "-subj", f"/CN={TLS_DOMAIN}", "-keyout", str(directory / "privkey.pem"),
+                "-out", str(directory / "fullchain.pem"),
+            ],
+            check=True, capture_output=True,
+        )  # fmt: skip
+    return directory
+
+
+def answers_json(answers: dict) -> str:
+    return json.dumps(answers, sort_keys=True)

@@ -1,0 +1,343 @@
+"""deploy/ for every accepted combination, each distinct file checked by the real tool that reads it.
+
+The matrix is framework x server x proxy x supervisor x database x bind x tls x url_prefix ("/" and "/eegqc"):
+1,404 combinations, rendered in memory (tests/deploy_support.py) and validated once per distinct content.
+Tests named *_rejects_* prove each check bites on a deliberately broken file.
+"""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from hooks.wsgi_hooks.plugins.proxy_apache import site_modules
+from tests import validators
+from tests.deploy_support import (
+    ANSWER_CONSTANT,
+    SAFE_CONSTANT,
+    DeployRenderer,
+    UniqueFile,
+    apache_modules,
+    deploy_matrix,
+    label,
+    make_scratch_tree,
+    params,
+    relocate,
+    rendered_matrix,
+    self_signed_certificate,
+    unique_files,
+)
+from tests.render import render_cookiecutter
+from tests.services import postgres_cluster
+
+pytestmark = pytest.mark.deploy
+
+SLUG = "my-web-app"  # every combination keeps the default project name
+
+
+@pytest.fixture(scope="session")
+def certificates(tmp_path_factory):
+    return self_signed_certificate(tmp_path_factory.mktemp("certificates"))
+
+
+@pytest.fixture
+def scratch(tmp_path):
+    make_scratch_tree(tmp_path, SLUG)
+    return tmp_path
+
+
+def relocated(unique_or_text, scratch: Path, certificates: Path) -> str:
+    text = unique_or_text.content if isinstance(unique_or_text, UniqueFile) else unique_or_text
+    return relocate(text, SLUG, scratch, certificates)
+
+
+def write(scratch: Path, name: str, text: str) -> Path:
+    path = scratch / name
+    path.write_text(text)
+    return path
+
+
+def first_file(kind: str) -> UniqueFile:
+    return sorted(unique_files()[kind], key=lambda unique: unique.example)[0]
+
+
+# ---------------------------------------------------------------- the matrix itself
+def test_matrix_covers_every_accepted_combination():
+    matrix = deploy_matrix()
+    # per framework x server x supervisor x database x prefix: 2 proxies x 2 binds x 3 tls, plus proxy=none
+    assert len(matrix) == 108 * 13
+    assert {answers["url_prefix"] for answers in matrix} == {"/", "/eegqc"}
+    kinds = {kind: len(files) for kind, files in unique_files().items()}
+    assert set(kinds) == {
+        "gunicorn", "uwsgi", "nginx", "apache", "apache-shared", "systemd", "supervisord", "install", "postgresql",
+        "maintenance",
+    }  # fmt: skip
+
+
+RENDER_SAMPLES = [
+    {"framework": "flask", "server": "gunicorn", "proxy": "nginx", "url_prefix": "/eegqc"},
+    {"framework": "django", "server": "uwsgi", "proxy": "apache", "supervisor": "supervisord",
+     "database": "postgresql", "bind": "tcp", "tls": "certbot", "domain_name": "lab.example.org"},
+    {"framework": "dash", "server": "uwsgi", "proxy": "none", "supervisor": "none", "database": "none",
+     "bind": "tcp", "url_prefix": "/eegqc/"},
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("answers", RENDER_SAMPLES, ids=["flask", "django", "dash"])
+def test_fast_render_matches_cookiecutter(tmp_path, answers):
+    project = render_cookiecutter(tmp_path, **answers)
+    on_disk = {path.name: path.read_text() for path in (project / "deploy").iterdir()}
+    assert DeployRenderer().render(answers) == on_disk
+
+
+# ---------------------------------------------------------------- one answer drives proxy, server and app
+def listen_address(answers: dict) -> str:
+    if answers["bind"] == "unix":
+        return f"/run/{SLUG}/{answers['server']}.sock"
+    return f"127.0.0.1:{answers.get('port', '8000')}"
+
+
+def consistency_problems(answers: dict, files: dict[str, str]) -> list[str]:
+    prefix = answers["url_prefix"].rstrip("/")
+    address = listen_address(answers)
+    problems = []
+
+    def expect(condition: bool, what: str) -> None:
+        if not condition:
+            problems.append(what)
+
+    if answers["server"] == "gunicorn":
+        server = files["gunicorn.conf.py"]
+        expect(f'os.environ.get("URL_PREFIX", "{prefix}")' in server, "gunicorn: SCRIPT_NAME from the prefix")
+        expect(f'bind = ["{"unix:" if answers["bind"] == "unix" else ""}{address}"]' in server, "gunicorn: bind")
+    else:
+        server = files["uwsgi.ini"]
+        expect((f"mount = {prefix}=wsgi:application" in server) == bool(prefix), "uwsgi: mount for the prefix")
+        expect(re.search(rf"^(http-)?socket = {re.escape(address)}$", server, re.M) is not None, "uwsgi: socket")
+        expect(("http-socket = 127.0.0.1" in server) == (answers["proxy"] == "none"), "uwsgi: HTTP only without proxy")
+    # manage.py check looks for "<prefix>/" in each server and proxy file.
+    for name in ("gunicorn.conf.py", "uwsgi.ini", "nginx.conf", "apache.conf"):
+        if prefix and name in files:
+            expect(f"{prefix}/" in files[name], f"{name}: names {prefix}/ for manage.py check")
+
+    static = f"/srv/{SLUG}/staticfiles/" if answers["framework"] == "django" else f"/srv/{SLUG}/my_web_app/static/"
+    if answers["proxy"] == "nginx":
+        site = files["nginx.conf"]
+        expect(f"location {prefix}/ {{" in site, "nginx: location for the prefix")
+        expect(f"location ^~ {prefix}/static/ {{\n        alias {static};" in site, "nginx: static alias")
+        upstream = f"server {'unix:' if answers['bind'] == 'unix' else ''}{address} fail_timeout=0;"
+        expect(upstream in site, "nginx: upstream")
+        expect(("proxy_pass http://" in site) == (answers["server"] == "gunicorn"), "nginx: proxy_pass for gunicorn")
+        expect(("uwsgi_pass " in site) == (answers["server"] == "uwsgi"), "nginx: uwsgi_pass for uWSGI")
+        expect(re.search(r"proxy_pass http://\w+;", site) is not None or answers["server"] == "uwsgi",
+               "nginx: proxy_pass without a URI keeps the prefix in the path")  # fmt: skip
+        expect("error_page 502 =503 @maintenance;" in site, "nginx: maintenance page")
+        if prefix:
+            redirect = f"location = {prefix} {{\n        return 308 {prefix}/$is_args$args;"
+            expect(redirect in site, "nginx: slash redirect")
+    if answers["proxy"] == "apache":
+        site = files["apache.conf"]
+        shared = files["apache-shared-site.conf"]
+        expect(apache_modules(site) == site_modules(answers), "apache: module list = the plugin's next step")
+        expect(f'Alias "{prefix}/static/" "{static}"' in site, "apache: static alias")
+        scheme = "http" if answers["server"] == "gunicorn" else "uwsgi"
+        module = "proxy_http" if scheme == "http" else "proxy_uwsgi"
+        passes = re.findall(rf'^    ProxyPass "{re.escape(prefix)}/" "(.+?)"', site, re.M)
+        expect(len(passes) == 1 and f"{scheme}://" in passes[0] and module in apache_modules(site), "apache: ProxyPass")
+        expect(len(passes) == 1 and (address in passes[0]), "apache: ProxyPass address")
+        if answers["server"] == "gunicorn" and passes:
+            expect(passes[0].endswith(f"{prefix}/"), "apache: the prefix stays in the path for gunicorn")
+        app_lines = [line.strip() for line in shared.splitlines() if line.strip() and not line.startswith("#")]
+        expect(all(line in site for line in app_lines), "apache: the shared-site lines are the site's own")
+    if answers["tls"] != "none":
+        site = files.get("nginx.conf") or files["apache.conf"]
+        expect("max-age=63072000" in site and "TLSv1.2" in site and "TLSv1.3" in site, "TLS: HSTS, TLS 1.2/1.3")
+        expect("acme-challenge" in site and "https://" in site, "TLS: HTTP->HTTPS except ACME")
+
+    if answers["supervisor"] == "systemd":
+        unit = files[f"{SLUG}.service"]
+        expect(f"RuntimeDirectory={SLUG}\n" in unit and f"StateDirectory={SLUG}\n" in unit, "unit: directories")
+        expect(f"Environment=DATA_DIR=/var/lib/{SLUG}\n" in unit, "unit: DATA_DIR = StateDirectory")
+        expect(f"EnvironmentFile=/srv/{SLUG}/.env\n" in unit, "unit: the env file")
+        signal = "SIGTERM" if answers["server"] == "gunicorn" else "SIGINT"
+        expect(f"KillSignal={signal}\n" in unit, f"unit: KillSignal={signal}")
+        timeout = int(re.search(r"^TimeoutStopSec=(\d+)$", unit, re.M)[1])
+        expect(timeout > 30, "unit: TimeoutStopSec above the 30 s graceful timeout")
+        expect(f"deploy/{answers['server']}." in unit, "unit: runs the chosen server's config")
+    if answers["supervisor"] == "supervisord":
+        program = files["supervisord.conf"]
+        signal = "TERM" if answers["server"] == "gunicorn" else "INT"
+        expect(f"stopsignal={signal}\n" in program, f"supervisord: stopsignal={signal}")
+        expect(int(re.search(r"^stopwaitsecs=(\d+)$", program, re.M)[1]) > 30, "supervisord: stopwaitsecs > 30")
+        expect("stopasgroup=true" in program and "autorestart=true" in program, "supervisord: group stop, restart")
+    answers_block = files["install.sh"].split("\nAPP_DIR=")[0]
+    for line in ANSWER_CONSTANT.findall(answers_block):
+        expect(SAFE_CONSTANT.match(line) is not None, f"install.sh: constant needs quoting: {line}")
+    return problems
+
+
+def test_one_answer_set_drives_every_file():
+    """Prefix, socket, static path, signals and timeouts agree across all files of each combination."""
+    problems = {}
+    for answers, files in rendered_matrix():
+        found = consistency_problems(answers, files)
+        if found:
+            problems[label(answers)] = found
+    assert problems == {}, f"{len(problems)} combinations, e.g. {next(iter(problems.items()), None)}"
+
+
+# ---------------------------------------------------------------- proxies
+@pytest.mark.parametrize("unique", params("nginx"))
+def test_nginx_site_passes_nginx_t(unique, scratch, certificates):
+    check = validators.nginx_test(relocated(unique, scratch, certificates), scratch)
+    assert check.ok, check
+
+
+def test_nginx_t_rejects_a_broken_site(scratch, certificates):
+    site = relocated(first_file("nginx"), scratch, certificates)
+    broken = site.replace("    server_tokens off;", "    server_tokens off;\n    proxy_pass_everything on;", 1)
+    assert not validators.nginx_test(broken, scratch).ok
+
+
+def test_nginx_t_rejects_a_missing_certificate(scratch, tmp_path_factory):
+    tls_site = next(unique for unique in unique_files()["nginx"] if "ssl_certificate " in unique.content)
+    empty = tmp_path_factory.mktemp("no-certificates")
+    assert not validators.nginx_test(relocate(tls_site.content, SLUG, scratch, empty), scratch).ok
+
+
+@pytest.mark.parametrize("unique", params("apache"))
+def test_apache_site_passes_apache2_t(unique, scratch, certificates):
+    check = validators.apache_test(relocated(unique, scratch, certificates), apache_modules(unique.content), scratch)
+    assert check.ok, check
+
+
+@pytest.mark.parametrize("unique", params("apache-shared"))
+def test_apache_shared_site_lines_pass_apache2_t_inside_a_foreign_site(unique, scratch, certificates):
+    modules = apache_modules(unique.companion["apache.conf"])
+    lines = relocated(unique, scratch, certificates)
+    check = validators.apache_test(lines, modules, scratch, wrap_in_virtual_host=True)
+    assert check.ok, check
+
+
+def test_apache2_t_rejects_a_broken_site_and_a_short_module_list(scratch, certificates):
+    unique = first_file("apache")
+    site = relocated(unique, scratch, certificates)
+    modules = apache_modules(unique.content)
+    assert not validators.apache_test(site.replace("ServerSignature Off", "ServerSignature Of", 1), modules, scratch).ok
+    assert not validators.apache_test(site, [module for module in modules if module != "headers"], scratch).ok
+
+
+# ---------------------------------------------------------------- systemd
+@pytest.mark.parametrize("unique", params("systemd"))
+def test_systemd_unit_passes_verify(unique, scratch, certificates):
+    unit = write(scratch, unique.name, relocated(unique, scratch, certificates))
+    check = validators.systemd_verify(unit)
+    assert check.ok, check
+
+
+@pytest.mark.parametrize("unique", params("systemd"))
+def test_systemd_unit_is_hardened_to_at_most_1_5(unique, scratch):
+    unit = write(scratch, unique.name, unique.content)
+    check = validators.systemd_security(unit, threshold=15)
+    assert check.ok, check
+    exposure = float(re.search(r"Overall exposure level for \S+: ([\d.]+)", check.stdout)[1])
+    assert exposure <= 1.5
+
+
+def test_systemd_verify_rejects_a_misspelt_key(scratch, certificates):
+    unique = first_file("systemd")
+    broken = relocated(unique, scratch, certificates).replace("Restart=on-failure", "Restart=on-failur", 1)
+    check = validators.systemd_verify(write(scratch, unique.name, broken.replace("KillMode=", "KilMode=", 1)))
+    assert check.returncode == 0 and not check.ok, "systemd only warns: the stderr rule must catch it"
+
+
+def test_systemd_security_rejects_an_unhardened_unit(scratch):
+    unique = first_file("systemd")
+    bare = unique.content.split("# Hardening:")[0] + "\n[Install]\nWantedBy=multi-user.target\n"
+    assert not validators.systemd_security(write(scratch, unique.name, bare), threshold=15).ok
+
+
+# ---------------------------------------------------------------- app servers
+@pytest.mark.parametrize("unique", params("gunicorn"))
+def test_gunicorn_config_passes_check_config(unique, scratch):
+    check = validators.gunicorn_check_config(write(scratch, "gunicorn.conf.py", unique.content), scratch)
+    assert check.ok, check
+
+
+def test_gunicorn_check_config_rejects_a_wrong_setting(scratch):
+    broken = first_file("gunicorn").content.replace("timeout = 30", 'timeout = "half a minute"', 1)
+    assert not validators.gunicorn_check_config(write(scratch, "gunicorn.conf.py", broken), scratch).ok
+
+
+@pytest.mark.parametrize("unique", params("uwsgi"))
+def test_uwsgi_ini_passes_strict_parsing(unique, scratch):
+    ini = write(scratch, "uwsgi.ini", unique.content)
+    production = validators.uwsgi_strict(ini, "socket")
+    assert production.ok, production
+    serving = validators.uwsgi_strict(ini, "http-socket", {"SERVE_BIND": "127.0.0.1:8123"})
+    assert serving.ok, serving
+    assert serving.stdout.strip() == "127.0.0.1:8123", "manage.py serve --bind: HTTP on the given address"
+    if "\nsocket = " in unique.content:
+        served_socket = validators.uwsgi_strict(ini, "socket", {"SERVE_BIND": "127.0.0.1:8123"})
+        assert served_socket.stdout.strip() == "", "manage.py serve must not open the production socket too"
+
+
+def test_uwsgi_strict_rejects_an_unknown_option(scratch):
+    broken = first_file("uwsgi").content.replace("harakiri = 30", "harakiri = 30\nharakiri-graceful = yes", 1)
+    assert not validators.uwsgi_strict(write(scratch, "uwsgi.ini", broken)).ok
+
+
+# ---------------------------------------------------------------- supervisord
+@pytest.mark.parametrize("unique", params("supervisord"))
+def test_supervisord_program_passes_supervisord_parser(unique, scratch, certificates):
+    check = validators.supervisord_parse(relocated(unique, scratch, certificates), scratch)
+    assert check.ok, check
+
+
+def test_supervisord_parser_rejects_a_bad_signal_and_an_unknown_key(scratch, certificates):
+    program = relocated(first_file("supervisord"), scratch, certificates)
+    bad_signal = re.sub(r"^stopsignal=\w+$", "stopsignal=GRACEFUL", program, flags=re.M)
+    assert not validators.supervisord_parse(bad_signal, scratch).ok
+    assert not validators.supervisord_parse(program.replace("stopasgroup=", "stop_as_group="), scratch).ok
+
+
+# ---------------------------------------------------------------- install.sh
+@pytest.mark.parametrize("unique", params("install"))
+def test_install_script_passes_shellcheck(unique, scratch):
+    check = validators.shellcheck(write(scratch, "install.sh", unique.content))
+    assert check.ok, check
+
+
+def test_shellcheck_rejects_an_unquoted_variable(scratch):
+    broken = first_file("install").content.replace('rm -f "$backup"', "rm -f $backup", 1)
+    assert not validators.shellcheck(write(scratch, "install.sh", broken)).ok
+
+
+# ---------------------------------------------------------------- postgresql.sql
+@pytest.fixture(scope="module")
+def postgres():
+    with postgres_cluster() as server_url:
+        yield server_url
+
+
+@pytest.mark.parametrize("unique", params("postgresql"))
+def test_postgresql_script_is_idempotent_against_a_real_server(unique, scratch, postgres):
+    script = write(scratch, "postgresql.sql", unique.content)
+    first = validators.psql_script(postgres, script, {"db_password": "first-password"})
+    assert first.ok, first
+    # The second run goes the way install.sh runs it: the password on standard input, not on the command line.
+    second = validators.psql_script(postgres, script, stdin="\\set db_password second-password\n")
+    assert second.ok, second
+    owner = validators.run(
+        [validators.require_tool("psql"), postgres, "-XtAc",
+         "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'my_web_app'"]
+    )  # fmt: skip
+    assert owner.stdout.strip() == "my_web_app"
+
+
+def test_psql_rejects_the_script_without_a_password_and_a_broken_script(scratch, postgres):
+    script = write(scratch, "postgresql.sql", first_file("postgresql").content)
+    missing = validators.psql_script(postgres, script)
+    assert missing.returncode == 3 and "db_password" in missing.stdout + missing.stderr
+    broken = write(scratch, "broken.sql", script.read_text().replace("CREATE ROLE", "CREATE ROLL", 1))
+    assert validators.psql_script(postgres, broken, {"db_password": "x"}).returncode == 3

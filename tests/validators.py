@@ -1,0 +1,214 @@
+"""Each deploy file checked by the real program that reads it.
+
+A check passes only with exit status 0 AND nothing on stderr: several of these tools report problems as warnings
+with status 0 (systemd unknown keys and bad values, nginx deprecations). The only stderr lines accepted are each
+tool's own success message, listed in SUCCESS_LINES. A missing tool skips the test, or fails it when CI=true.
+"""
+
+import getpass
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.ci import require_tool, skip_or_fail
+
+SUCCESS_LINES = {
+    "apache2": {"Syntax OK"},
+    "uwsgi": set(),  # plus "[uWSGI] getting INI configuration from <file>", see uwsgi_strict()
+}
+APACHE_MODULE_DIR = Path("/usr/lib/apache2/modules")
+SUPERVISOR_PROGRAM_KEYS = {
+    "command", "process_name", "numprocs", "numprocs_start", "priority", "autostart", "startsecs", "startretries",
+    "autorestart", "exitcodes", "stopsignal", "stopwaitsecs", "stopasgroup", "killasgroup", "user",
+    "redirect_stderr", "stdout_logfile", "stdout_logfile_maxbytes", "stdout_logfile_backups", "stdout_capture_maxbytes",
+    "stdout_events_enabled", "stdout_syslog", "stderr_logfile", "stderr_logfile_maxbytes", "stderr_logfile_backups",
+    "stderr_capture_maxbytes", "stderr_events_enabled", "stderr_syslog", "environment", "directory", "umask",
+    "serverurl",
+}  # fmt: skip
+
+
+@dataclass
+class Check:
+    """What a validator said: `ok` is exit status 0 with no unexpected output on stderr."""
+
+    command: str
+    returncode: int
+    stdout: str
+    stderr: str
+    ok: bool
+
+    def __str__(self) -> str:
+        return f"$ {self.command}\nexit {self.returncode}\n--- stdout\n{self.stdout}--- stderr\n{self.stderr}"
+
+
+def run(command: list[str], accepted_stderr: set[str] = frozenset(), quiet_stdout=False, **kwargs) -> Check:
+    result = subprocess.run(command, capture_output=True, text=True, check=False, timeout=120, **kwargs)
+    unexpected = [line for line in result.stderr.splitlines() if line.strip() and line not in accepted_stderr]
+    ok = result.returncode == 0 and not unexpected and not (quiet_stdout and result.stdout.strip())
+    return Check(" ".join(map(str, command)), result.returncode, result.stdout, result.stderr, ok)
+
+
+def python_tool(module: str, package: str) -> list[str]:
+    """Run a Python tool with this interpreter; the template's dev dependencies provide it."""
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        skip_or_fail(f"{package} not installed in the test environment: pip install -e '.[dev]'")
+    return [sys.executable, "-m", module]
+
+
+# ---------------------------------------------------------------- proxies
+NGINX_MAIN = """\
+pid {scratch}/nginx.pid;
+error_log stderr;
+events {{}}
+http {{
+    include mime.types;
+    access_log off;
+    client_body_temp_path {scratch}/tmp/body;
+    proxy_temp_path {scratch}/tmp/proxy;
+    fastcgi_temp_path {scratch}/tmp/fastcgi;
+    uwsgi_temp_path {scratch}/tmp/uwsgi;
+    scgi_temp_path {scratch}/tmp/scgi;
+    include site.conf;
+}}
+"""
+
+
+def nginx_test(site: str, scratch: Path) -> Check:
+    """`nginx -t` on a scratch main configuration that includes the site, as the distribution's nginx.conf does."""
+    nginx = require_tool("nginx")
+    for name in ("mime.types", "uwsgi_params"):
+        shutil.copy(Path("/etc/nginx") / name, scratch / name)
+    (scratch / "tmp").mkdir(exist_ok=True)
+    (scratch / "site.conf").write_text(site)
+    (scratch / "nginx.conf").write_text(NGINX_MAIN.format(scratch=scratch))
+    return run([nginx, "-t", "-q", "-p", f"{scratch}/", "-c", str(scratch / "nginx.conf"), "-e", "stderr"])
+
+
+def apache_test(site: str, modules: list[str], scratch: Path, wrap_in_virtual_host=False) -> Check:
+    """`apache2 -t` on a scratch server that loads only `modules` (plus an MPM) and includes the site.
+
+    Loading just the modules the site lists proves the list is complete. `wrap_in_virtual_host` puts the file inside
+    a <VirtualHost> someone else owns, as deploy/apache-shared-site.conf is meant to be used.
+    """
+    apache = require_tool("apache2")
+    loads = [f"LoadModule mpm_event_module {APACHE_MODULE_DIR}/mod_mpm_event.so"]
+    loads += [f"LoadModule {module}_module {APACHE_MODULE_DIR}/mod_{module}.so" for module in modules]
+    (scratch / "site.conf").write_text(site)
+    include = f"Include {scratch}/site.conf"
+    if wrap_in_virtual_host:
+        include = f"<VirtualHost *:80>\n    ServerName shared.example.org\n    {include}\n</VirtualHost>"
+    main = [
+        f'ServerRoot "{scratch}"', "ServerName localhost", f"PidFile {scratch}/httpd.pid",
+        f"ErrorLog {scratch}/error.log", "Listen 80", *(["Listen 443"] if "ssl" in modules else []), *loads,
+        "TypesConfig /etc/mime.types", include,
+    ]  # fmt: skip
+    (scratch / "httpd.conf").write_text("\n".join(main) + "\n")
+    return run([apache, "-t", "-f", str(scratch / "httpd.conf")], accepted_stderr=SUCCESS_LINES["apache2"])
+
+
+# ---------------------------------------------------------------- systemd
+def systemd_verify(unit: Path) -> Check:
+    systemd_analyze = require_tool("systemd-analyze", "systemd")
+    return run([systemd_analyze, "verify", str(unit)])
+
+
+def systemd_security(unit: Path, threshold: int = 15) -> Check:
+    """Exposure at most threshold/10 (15: 1.5, "OK")."""
+    systemd_analyze = require_tool("systemd-analyze", "systemd")
+    return run([systemd_analyze, "security", "--offline=true", f"--threshold={threshold}", "--no-pager", str(unit)])
+
+
+# ---------------------------------------------------------------- app servers
+STUB_APP = "def application(environ, start_response):\n    return []\n"
+
+
+def gunicorn_check_config(config: Path, scratch: Path) -> Check:
+    """gunicorn loads the configuration and a stub app, validating every setting's type, then exits."""
+    gunicorn = python_tool("gunicorn", "gunicorn")
+    (scratch / "stub_wsgi.py").write_text(STUB_APP)
+    return run([*gunicorn, "--check-config", "--config", str(config), "--chdir", str(scratch), "stub_wsgi:application"])
+
+
+def uwsgi_binary() -> str:
+    found = shutil.which("uwsgi", path=str(Path(sys.executable).parent)) or shutil.which("uwsgi")
+    if found is None:
+        skip_or_fail("uwsgi not installed in the test environment: pip install -e '.[dev]' (builds with gcc)")
+    return found
+
+
+def uwsgi_strict(ini: Path, option: str = "socket", environment: dict | None = None) -> Check:
+    """uWSGI parses the ini (strict = true makes an unknown option fatal) and prints one option's value.
+
+    `--get` exits after parsing: nothing is bound, no app is loaded, no file is touched.
+    """
+    accepted = {f"[uWSGI] getting INI configuration from {ini}"}
+    env = {key: value for key, value in os.environ.items() if key not in {"SERVE_BIND", "WEB_CONCURRENCY"}}
+    env.update(environment or {})
+    return run([uwsgi_binary(), "--ini", str(ini), "--get", option], accepted_stderr=accepted, env=env)
+
+
+# ---------------------------------------------------------------- supervisord
+SUPERVISORD_MAIN = """\
+[supervisord]
+logfile={scratch}/supervisord.log
+pidfile={scratch}/supervisord.pid
+
+[include]
+files = {scratch}/program.conf
+"""
+SUPERVISORD_PARSE = """\
+import sys
+from supervisor.options import ServerOptions
+
+options = ServerOptions()
+options.realize(["-c", sys.argv[1]])
+if not options.process_group_configs:
+    sys.exit("no program defined")
+"""
+
+
+def supervisord_parse(program: str, scratch: Path) -> Check:
+    """supervisord's own parser on a main config that includes the program, as /etc/supervisor/supervisord.conf does.
+
+    The parser ignores unknown keys silently, so they are reported here. `user=` must exist on this machine: the
+    service user is replaced by the current one.
+    """
+    python_tool("supervisor", "supervisor")
+    import configparser
+
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read_string(program)
+    unknown = [
+        f"[{section}] {key}" for section in parser.sections() for key in parser[section]
+        if section.startswith("program:") and key not in SUPERVISOR_PROGRAM_KEYS
+    ]  # fmt: skip
+    user_line = [line for line in program.splitlines() if line.startswith("user=")]
+    program = program.replace(user_line[0], f"user={getpass.getuser()}") if user_line else program
+    (scratch / "program.conf").write_text(program)
+    (scratch / "supervisord.conf").write_text(SUPERVISORD_MAIN.format(scratch=scratch))
+    check = run([sys.executable, "-c", SUPERVISORD_PARSE, str(scratch / "supervisord.conf")])
+    if unknown:
+        check.ok = False
+        check.stderr += f"unknown program keys: {unknown}\n"
+    return check
+
+
+# ---------------------------------------------------------------- shell, SQL
+def shellcheck(script: Path) -> Check:
+    """Every finding, style level included; shellcheck prints them on stdout."""
+    return run([require_tool("shellcheck"), "--severity=style", "-f", "gcc", str(script)], quiet_stdout=True)
+
+
+def psql_script(server_url: str, script: Path, variables: dict[str, str] | None = None, stdin: str = "") -> Check:
+    """The script run the way deploy/install.sh runs it: no psqlrc, stop at the first error."""
+    command = [require_tool("psql", "postgresql-client"), server_url, "-X", "--quiet", "-v", "ON_ERROR_STOP=1"]
+    for name, value in (variables or {}).items():
+        command += ["-v", f"{name}={value}"]
+    if stdin:
+        return run(command, input=stdin + script.read_text())
+    return run([*command, "-f", str(script)])
