@@ -1,0 +1,172 @@
+"""deploy/install.sh --root SCRATCH: the tree it lays out, the system commands it would run, and a second run.
+
+With --root the script installs files under SCRATCH and prints (does not run) every command that changes the system:
+packages, users, services, the database. The same code paths run for real on a server.
+"""
+
+import os
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from hooks.wsgi_hooks.plugins.proxy_apache import site_modules
+from tests.ci import require_tool
+from tests.render import render_cookiecutter
+
+pytestmark = pytest.mark.deploy
+
+SLUG = "my-web-app"
+CASES = {
+    "flask-gunicorn-nginx-systemd-sqlite-debian": (
+        {"framework": "flask", "server": "gunicorn", "proxy": "nginx", "supervisor": "systemd", "database": "sqlite",
+         "bind": "unix", "url_prefix": "/eegqc"},
+        "debian",
+    ),
+    "django-uwsgi-apache-supervisord-postgresql-certbot-rhel": (
+        {"framework": "django", "server": "uwsgi", "proxy": "apache", "supervisor": "supervisord",
+         "database": "postgresql", "bind": "tcp", "tls": "certbot", "domain_name": "lab.example.org"},
+        "rhel",
+    ),
+    "flask-uwsgi-apache-systemd-postgresql-certificate-debian": (
+        {"framework": "flask", "server": "uwsgi", "proxy": "apache", "supervisor": "systemd",
+         "database": "postgresql", "bind": "unix", "tls": "certificate", "domain_name": "lab.example.org"},
+        "debian",
+    ),
+    "dash-gunicorn-none-none-debian": (
+        {"framework": "dash", "server": "gunicorn", "proxy": "none", "supervisor": "none", "database": "none",
+         "bind": "tcp", "url_prefix": "/eegqc"},
+        "debian",
+    ),
+}  # fmt: skip
+
+
+def run_install(project: Path, root: Path, os_family: str) -> subprocess.CompletedProcess:
+    bash = require_tool("bash")
+    return subprocess.run(
+        [bash, str(project / "deploy" / "install.sh"), "--root", str(root), "--os", os_family],
+        capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+
+
+def files_outside_the_code(root: Path) -> set[str]:
+    return {
+        "/" + str(path.relative_to(root))
+        for path in root.rglob("*")
+        if (path.is_file() or path.is_symlink()) and not path.is_relative_to(root / "srv")
+    }
+
+
+def expected_system_files(answers: dict, os_family: str) -> set[str]:
+    debian = os_family == "debian"
+    expected = set()
+    if answers["supervisor"] == "systemd":
+        expected.add(f"/etc/systemd/system/{SLUG}.service")
+    else:
+        expected.add(f"/etc/tmpfiles.d/{SLUG}.conf")
+    if answers["supervisor"] == "supervisord":
+        expected.add(f"/etc/supervisor/conf.d/{SLUG}.conf" if debian else f"/etc/supervisord.d/{SLUG}.ini")
+    if answers["proxy"] == "nginx":
+        expected |= {f"/etc/nginx/sites-available/{SLUG}.conf", f"/etc/nginx/sites-enabled/{SLUG}.conf"} if debian \
+            else {f"/etc/nginx/conf.d/{SLUG}.conf"}  # fmt: skip
+    if answers["proxy"] == "apache":
+        expected |= {f"/etc/apache2/sites-available/{SLUG}.conf", f"/etc/apache2/sites-enabled/{SLUG}.conf"} if debian \
+            else {f"/etc/httpd/conf.d/{SLUG}.conf"}  # fmt: skip
+    return expected
+
+
+@pytest.fixture(scope="module", params=list(CASES), ids=list(CASES))
+def installed(request, tmp_path_factory):
+    """The project rendered, then installed twice into the same scratch root."""
+    answers, os_family = CASES[request.param]
+    project = render_cookiecutter(tmp_path_factory.mktemp("project"), **answers)
+    root = tmp_path_factory.mktemp("root")
+    first = run_install(project, root, os_family)
+    env_after_first = (root / "srv" / SLUG / ".env").read_text() if first.returncode == 0 else ""
+    second = run_install(project, root, os_family)
+    return answers, os_family, project, root, first, second, env_after_first
+
+
+def test_install_script_succeeds_quietly(installed):
+    *_, first, second, _ = installed
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert first.stderr == ""
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert second.stderr == ""
+
+
+def test_install_script_is_executable(installed):
+    project = installed[2]
+    assert (project / "deploy" / "install.sh").stat().st_mode & stat.S_IXUSR
+
+
+def test_code_is_copied_without_secrets_or_local_state(installed):
+    project, root = installed[2], installed[3]
+    app = root / "srv" / SLUG
+    for name in ("manage.py", "wsgi.py", "pyproject.toml", "deploy/install.sh", "my_web_app/envfile.py"):
+        assert (app / name).is_file(), name
+        assert (app / name).read_bytes() == (project / name).read_bytes()
+    assert not (app / ".git").exists() and not (app / ".venv").exists()
+    assert (app / ".env").read_text() != (project / ".env").read_text(), "the server makes its own secrets"
+
+
+def test_env_file_holds_fresh_secrets_and_data_dir(installed):
+    answers, root = installed[0], installed[3]
+    env_file = root / "srv" / SLUG / ".env"
+    text = env_file.read_text()
+    assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
+    assert "\nSECRET_KEY=" in text and f"\nDATA_DIR=/var/lib/{SLUG}\n" in text
+    assert ("\nDATABASE_URL=postgresql://my_web_app:" in text) == (answers["database"] == "postgresql")
+
+
+def test_tree_holds_exactly_the_expected_system_files(installed):
+    answers, os_family, project, root, *_ = installed
+    assert files_outside_the_code(root) == expected_system_files(answers, os_family)
+    state = root / "var" / "lib" / SLUG
+    assert state.is_dir() and stat.S_IMODE(state.stat().st_mode) == 0o750
+    if answers["supervisor"] == "systemd":
+        installed_unit = root / "etc" / "systemd" / "system" / f"{SLUG}.service"
+        assert installed_unit.read_text() == (project / "deploy" / f"{SLUG}.service").read_text()
+    else:
+        assert (root / "etc" / "tmpfiles.d" / f"{SLUG}.conf").read_text() == f"d /run/{SLUG} 0750 {SLUG} {SLUG} -\n"
+    if answers["proxy"] != "none" and os_family == "debian":
+        link = root / "etc" / answers["proxy"].replace("apache", "apache2") / "sites-enabled" / f"{SLUG}.conf"
+        assert os.readlink(link) == f"../sites-available/{SLUG}.conf"
+
+
+def test_system_changes_are_printed_not_made(installed):
+    answers, os_family, *_, first, _, _ = installed
+    out = first.stdout
+    assert f"would run: useradd --system --user-group --home-dir /var/lib/{SLUG}" in out
+    assert ("would run: apt-get update" in out) == (os_family == "debian")
+    assert ("would run: dnf install" in out) == (os_family == "rhel")
+    assert "-m pip install --quiet --editable" in out
+    if answers["proxy"] != "none" and answers["bind"] == "unix":
+        assert f"would run: usermod --append --groups {SLUG} " in out
+    if answers["supervisor"] == "systemd":
+        assert f"would run: systemctl restart {SLUG}" in out
+    if answers["supervisor"] == "supervisord":
+        assert f"would run: supervisorctl update {SLUG}" in out
+    if answers["supervisor"] == "none":
+        assert "start the server yourself" in out
+    if answers["database"] == "postgresql":
+        assert "psql -X -v ON_ERROR_STOP=1 (deploy/postgresql.sql, password on stdin)" in out
+    if answers["framework"] == "django":
+        assert "collectstatic --no-input" in out
+    elif answers["database"] != "none":
+        assert "manage.py db upgrade" in out
+    if answers["proxy"] == "apache" and os_family == "debian":
+        assert f"would run: a2enmod -q {' '.join(site_modules(answers))}" in out
+    if answers["proxy"] != "none":
+        assert ("would run: nginx -t" in out) == (answers["proxy"] == "nginx")
+    if answers.get("tls") == "certbot":
+        assert f"certbot certonly --{answers['proxy']} --non-interactive" in out
+
+
+def test_second_run_changes_nothing(installed):
+    env_after_first, second, root = installed[6], installed[5], installed[3]
+    assert (root / "srv" / SLUG / ".env").read_text() == env_after_first, "secrets are kept"
+    assert "installed /etc/" not in second.stdout
+    assert "every secret already set" in second.stdout
+    assert installed[6].count("DATA_DIR=") == 1
