@@ -12,10 +12,14 @@ SERVER_CONFIG = PROJECT_ROOT / "deploy" / "gunicorn.conf.py"
 
 
 def server_command(bind: str) -> list[str]:
-    """gunicorn with the deploy configuration when there is one; --bind on the command line wins over its `bind`."""
+    """gunicorn with the deploy configuration when there is one; --bind on the command line wins over its `bind`.
+
+    No proxy stands in front here, so the app handles the URL prefix itself (redirect, 404 outside it): the empty
+    SCRIPT_NAME replaces the one the configuration sets for the proxied production server.
+    """
     command = [sys.executable, "-m", "gunicorn", "--bind", bind]
     if SERVER_CONFIG.exists():
-        command += ["--config", str(SERVER_CONFIG)]
+        command += ["--config", str(SERVER_CONFIG), "--env", "SCRIPT_NAME="]
     return [*command, "wsgi:application"]
 {% else %}
 SERVER_CONFIG = PROJECT_ROOT / "deploy" / "uwsgi.ini"
