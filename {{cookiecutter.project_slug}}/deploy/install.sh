@@ -144,7 +144,9 @@ detect_os() {
 install_packages() {
     local packages=()
     if [[ $OS_FAMILY == debian ]]; then
-        packages+=(python3 python3-venv python3-dev build-essential)
+        packages+=(python3 python3-venv)
+        # uWSGI is compiled when pip installs it.
+        [[ $SERVER == uwsgi ]] && packages+=(python3-dev build-essential)
         [[ $PROXY == nginx ]] && packages+=(nginx)
         [[ $PROXY == apache ]] && packages+=(apache2)
         [[ $SUPERVISOR == supervisord ]] && packages+=(supervisor)
@@ -154,7 +156,8 @@ install_packages() {
         run env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${packages[@]}"
     else
         # supervisor and certbot come from EPEL: `dnf install epel-release` first.
-        packages+=("python$PYTHON_VERSION" "python$PYTHON_VERSION-devel" gcc policycoreutils-python-utils)
+        packages+=("python$PYTHON_VERSION" policycoreutils-python-utils)
+        [[ $SERVER == uwsgi ]] && packages+=("python$PYTHON_VERSION-devel" gcc)
         [[ $PROXY == nginx ]] && packages+=(nginx)
         [[ $PROXY == apache ]] && packages+=(httpd mod_ssl)
         [[ $SUPERVISOR == supervisord ]] && packages+=(supervisor)
@@ -308,16 +311,16 @@ allow_password_login() {
     fi
 }
 
-# manage.py as the service user, with the settings the server runs with.
+# manage.py as the service user, with the settings the server runs with (from .env), in the code directory.
 manage() {
-    run runuser -u "$APP_NAME" -- "$APP_DIR/.venv/bin/python" "$APP_DIR/manage.py" "$@"
+    (cd "$ROOT$APP_DIR" && run runuser -u "$APP_NAME" -- "$APP_DIR/.venv/bin/python" "$APP_DIR/manage.py" "$@")
 }
 
 prepare_app() {
     if [[ $FRAMEWORK == django ]]; then
         [[ $DATABASE != none ]] && manage migrate --no-input
         # The code directory belongs to root: collect as root into STATIC_ROOT ($APP_DIR/staticfiles).
-        run "$ROOT$APP_DIR/.venv/bin/python" "$ROOT$APP_DIR/manage.py" collectstatic --no-input
+        (cd "$ROOT$APP_DIR" && run "$ROOT$APP_DIR/.venv/bin/python" "$ROOT$APP_DIR/manage.py" collectstatic --no-input)
     elif [[ $DATABASE != none ]]; then
         manage db upgrade
     fi
