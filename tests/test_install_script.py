@@ -170,3 +170,11 @@ def test_second_run_changes_nothing(installed):
     assert "installed /etc/" not in second.stdout
     assert "every secret already set" in second.stdout
     assert installed[6].count("DATA_DIR=") == 1
+
+
+def test_system_packages_script_passes_shellcheck():
+    from tests import validators
+    from tests.render import TEMPLATE_ROOT
+
+    check = validators.shellcheck(TEMPLATE_ROOT / "scripts" / "install-system-packages.sh")
+    assert check.ok, check
