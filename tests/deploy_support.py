@@ -7,12 +7,13 @@ derived answers); `test_fast_render_matches_cookiecutter` proves the output is b
 
 import functools
 import hashlib
-import json
+import itertools
 import re
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
 from cookiecutter.environment import StrictEnvironment
 
 from tests.render import CHOICES, PROMPTS, TEMPLATE_ROOT
@@ -47,8 +48,6 @@ def accepted(answers: dict) -> bool:
 
 def deploy_matrix() -> list[dict]:
     """framework x server x proxy x supervisor x database x bind x tls x url_prefix, refused combinations left out."""
-    import itertools
-
     matrix = []
     for values in itertools.product(*(CHOICES[key] for key in MATRIX_KEYS), PREFIXES):
         answers = dict(zip((*MATRIX_KEYS, "url_prefix"), values, strict=True))
@@ -167,8 +166,6 @@ def apache_modules(site: str) -> list[str]:
 
 
 def params(kind: str) -> list:
-    import pytest
-
     return [
         pytest.param(unique, id=f"{unique.digest}-{unique.example}")
         for unique in sorted(unique_files().get(kind, []), key=lambda unique: unique.example)
@@ -214,7 +211,3 @@ def self_signed_certificate(directory: Path) -> Path:
             check=True, capture_output=True,
         )  # fmt: skip
     return directory
-
-
-def answers_json(answers: dict) -> str:
-    return json.dumps(answers, sort_keys=True)

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from hooks.wsgi_hooks.plugins.proxy_apache import site_modules
+from tests import validators
 from tests.ci import require_tool
-from tests.render import render_cookiecutter
+from tests.render import TEMPLATE_ROOT, render_cookiecutter
 
 pytestmark = pytest.mark.deploy
 
@@ -173,8 +174,5 @@ def test_second_run_changes_nothing(installed):
 
 
 def test_system_packages_script_passes_shellcheck():
-    from tests import validators
-    from tests.render import TEMPLATE_ROOT
-
     check = validators.shellcheck(TEMPLATE_ROOT / "scripts" / "install-system-packages.sh")
     assert check.ok, check
