@@ -29,6 +29,8 @@ PACKAGES=(
     python3-dev build-essential
     # The proxies the generated sites are for (mod_proxy_uwsgi ships in apache2-bin).
     nginx apache2
+    # The end-to-end tests' other stacks: supervisord instead of systemd, PostgreSQL instead of SQLite.
+    supervisor postgresql
     # Tests talk to the stack from inside; /bin/kill for ExecReload=; sudo as on a real server.
     curl procps ca-certificates sudo
 )
@@ -136,6 +138,8 @@ build_rootfs() {
     # Installed, both proxies would start on port 80 at boot and the loser would fail it ("degraded"). A test
     # starts the one its stack uses, as `apt-get install` of that one would on a fresh server.
     systemctl --root="$rootfs" disable --quiet nginx.service apache2.service
+    # Likewise supervisord and PostgreSQL: deploy/install.sh enables and starts them when its stack uses them.
+    systemctl --root="$rootfs" disable --quiet supervisor.service postgresql.service
     say "stripped: $(du -sh "$rootfs" | cut -f1)"
 
     start=$(now)
