@@ -1,0 +1,1 @@
+"""End-to-end: generated stacks booted for real (issue 4)."""

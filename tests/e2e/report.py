@@ -1,0 +1,59 @@
+"""Gather the per-stack results (build/reports/e2e/*.json) into build/reports/e2e.json and e2e.md."""
+
+import json
+from pathlib import Path
+
+from tests.e2e.stack import REPORT_DIR
+
+SUMMARY_JSON = REPORT_DIR.parent / "e2e.json"
+SUMMARY_MD = REPORT_DIR.parent / "e2e.md"
+
+
+def seconds(value) -> str:
+    return "-" if value is None else f"{value:.2f} s"
+
+
+def row(result: dict) -> str:
+    metrics = result["metrics"]
+    failed = [check["name"] for check in result["checks"] if not check["ok"]]
+    reload = metrics.get("reload", {})
+    cells = [
+        result["name"],
+        seconds(metrics.get("first_200_seconds")),
+        seconds(metrics.get("kill9_recovery_seconds")),
+        ", ".join(f"{kind} x{count}" for kind, count in metrics.get("kill9_answers", {}).items()) or "-",
+        f"{metrics['reload_failed_requests']} / {reload['requests']}" if "reload_failed_requests" in metrics else "-",
+        str(reload.get("stale_retries", "-")),
+        seconds(metrics.get("stop_seconds")),
+        seconds(metrics.get("install_seconds")),
+        "all passed" if not failed and result["checks"] else ("FAILED: " + "; ".join(failed) if failed else "not run"),
+    ]
+    return "| " + " | ".join(cells) + " |"
+
+
+def write_summary(since: float = 0.0) -> Path | None:
+    """The table for the stacks whose results were written after `since` (this session's); None if there are none."""
+    results = []
+    for path in sorted(REPORT_DIR.glob("*.json")) if REPORT_DIR.is_dir() else []:
+        result = json.loads(path.read_text())
+        if result.get("written", 0) >= since:
+            results.append(result)
+    if not results:
+        return None
+    SUMMARY_JSON.write_text(json.dumps(results, indent=2) + "\n")
+    lines = [
+        "# End-to-end stacks",
+        "",
+        "framework-server-proxy-supervisor-database. first 200: from the start command to the first 200 through the"
+        " proxy; kill -9: from SIGKILL of the server's master to the next 200, and what answered meanwhile; reload:"
+        " failed / total requests of 16 keep-alive clients while install.sh deployed a code change (stale: requests"
+        " resent once on a new connection after the server closed an idle keep-alive one, RFC 9112 9.3.1).",
+        "",
+        "| stack | first 200 | kill -9 recovery | answers while down | reload failed / requests | stale | stop"
+        " | install | checks |",
+        "|---|---|---|---|---|---|---|---|---|",
+        *(row(result) for result in results),
+        "",
+    ]
+    SUMMARY_MD.write_text("\n".join(lines))
+    return SUMMARY_MD

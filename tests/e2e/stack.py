@@ -1,0 +1,521 @@
+"""One generated stack, booted for real: a project rendered with the stack's answers, installed into a fresh Debian
+container (tests/nspawn.py) by its own `deploy/install.sh` as a user runs it on a new server, then driven through the
+proxy with supervisorctl or systemctl. Nothing in the generated files is edited: the container *is* the server, so
+/srv, /run, /var/lib and port 80 are the ones the files name.
+
+Every HTTP request is made inside the container (its loopback is private): single requests with curl, load, crash
+and start timing with tests/e2e/client.py under the container's /usr/bin/python3.
+"""
+
+import contextlib
+import hashlib
+import html
+import json
+import re
+import secrets
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from filelock import FileLock
+
+from tests.nspawn import BUILD_SCRIPT, EXCHANGE_MOUNT, HttpResponse, Testbed, require_testbed, wheelhouse_path
+from tests.render import TEMPLATE_ROOT, render_cookiecutter, valid_for
+
+SLUG = "my-web-app"
+PACKAGE = "my_web_app"
+PREFIX = "/eegqc"
+HOST = "localhost"  # the sites' server_name (the domain_name default)
+CHECKOUT = "/root/checkout"  # where the "git clone" of the project sits on the server
+CLIENT = Path(__file__).with_name("client.py")
+MAINTENANCE_MARK = "is back in a moment"
+REPORT_DIR = TEMPLATE_ROOT / "build" / "reports" / "e2e"
+
+# Bounds: every wait below ends.
+INSTALL_TIMEOUT = 600
+START_TIMEOUT = 60
+STOP_TIMEOUT = 45  # TimeoutStopSec= / stopwaitsecs= of the generated files
+RECOVERY_TIMEOUT = 30
+LOAD_CLIENTS = 16
+LOAD_SECONDS = 10
+LOAD_MAX_SECONDS = 120
+LOAD_MAX_REQUESTS = 500_000
+
+
+def stack_name(answers: dict) -> str:
+    keys = ("framework", "server", "proxy", "supervisor", "database")
+    return "-".join(answers[key] for key in keys)
+
+
+def stack_answers(framework: str, server: str, proxy: str, supervisor: str, database: str = "sqlite") -> dict:
+    return valid_for(
+        {
+            "framework": framework,
+            "server": server,
+            "proxy": proxy,
+            "supervisor": supervisor,
+            "database": database,
+            "url_prefix": PREFIX,
+        }
+    )
+
+
+# ---------------------------------------------------------------- the wheelhouse the containers install from
+
+
+def wheel_projects(workdir: Path) -> list[Path]:
+    """One project per framework x server x database: together they need every wheel a stack installs."""
+    projects = []
+    for framework in ("flask", "django", "dash"):
+        for server in ("gunicorn", "uwsgi"):
+            for database in ("sqlite", "postgresql"):
+                answers = stack_answers(framework, server, "nginx", "systemd", database)
+                projects.append(render_cookiecutter(workdir / f"{framework}-{server}-{database}", **answers))
+    return projects
+
+
+def dependencies(project: Path) -> list[str]:
+    import tomllib
+
+    return tomllib.loads((project / "pyproject.toml").read_text())["project"]["dependencies"]
+
+
+def ensure_wheelhouse(workdir: Path) -> None:
+    """Wheels for every stack's dependencies, built once (scripts/build-systemd-testbed.sh --wheels) and reused
+    until the template's dependency lists change."""
+    require_testbed()
+    projects = wheel_projects(workdir)
+    wanted = sorted({requirement for project in projects for requirement in dependencies(project)})
+    digest = hashlib.sha256("\n".join(wanted).encode()).hexdigest()[:12]
+    wheelhouse = wheelhouse_path()
+    wheelhouse.mkdir(parents=True, exist_ok=True)
+    marker = wheelhouse / f".e2e-{digest}"
+    with FileLock(str(wheelhouse) + ".lock"):
+        if marker.exists():
+            return
+        requirements = workdir / "requirements.txt"
+        requirements.write_text("\n".join(wanted) + "\n")
+        subprocess.run(["bash", str(BUILD_SCRIPT), "--wheels", "-r", str(requirements)], check=True, timeout=900)
+        marker.write_text("\n".join(wanted) + "\n")
+
+
+# ---------------------------------------------------------------- results
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str = ""
+
+
+@dataclass
+class StackReport:
+    name: str
+    answers: dict
+    metrics: dict = field(default_factory=dict)
+    checks: list[Check] = field(default_factory=list)
+
+    def failed(self) -> list[Check]:
+        return [check for check in self.checks if not check.ok]
+
+    def write(self) -> Path:
+        REPORT_DIR.mkdir(parents=True, exist_ok=True)
+        path = REPORT_DIR / f"{self.name}.json"
+        data = {
+            "name": self.name,
+            "answers": self.answers,
+            "metrics": self.metrics,
+            "checks": [check.__dict__ for check in self.checks],
+            "written": time.time(),
+        }
+        path.write_text(json.dumps(data, indent=2) + "\n")
+        return path
+
+
+# ---------------------------------------------------------------- the stack
+
+
+LINK = re.compile(r"""(?:href|src)\s*=\s*["']([^"']+)["']""")
+
+
+def local_links(page: str) -> list[str]:
+    return sorted({html.unescape(link) for link in LINK.findall(page) if link.startswith("/")})
+
+
+class Stack:
+    """A booted container with one installed stack. `report` collects metrics and check results."""
+
+    def __init__(self, testbed: Testbed, project: Path, answers: dict):
+        self.testbed = testbed
+        self.project = project
+        self.answers = answers
+        self.framework = answers["framework"]
+        self.server = answers["server"]
+        self.proxy = answers["proxy"]
+        self.supervisor = answers["supervisor"]
+        self.port = 80 if self.proxy != "none" else int(answers.get("port", 8000))
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.report = StackReport(stack_name(answers), answers)
+        self.client = f"{EXCHANGE_MOUNT}/client.py"
+        (testbed.exchange / "client.py").write_text(CLIENT.read_text())
+
+    # ------------------------------------------------------------ running things inside
+
+    def run(self, command, **options) -> subprocess.CompletedProcess:
+        return self.testbed.run(command, **options)
+
+    def get(self, path: str, *args: str, timeout: float = 15) -> HttpResponse:
+        return self.testbed.curl(self.base + path, "-H", f"Host: {HOST}", *args, timeout=timeout, check=False)
+
+    def client_json(self, *args: str, timeout: float) -> dict:
+        result = self.run(["/usr/bin/python3", self.client, *args], timeout=timeout)
+        return json.loads(result.stdout)
+
+    def check(self, name: str, function, *args) -> object:
+        """Run one check; an AssertionError is recorded (and the stack goes on to its other checks)."""
+        started = time.monotonic()
+        try:
+            value = function(*args)
+        except AssertionError as error:
+            self.report.checks.append(Check(name, False, str(error)[:2000]))
+            return None
+        self.report.checks.append(Check(name, True, f"{time.monotonic() - started:.2f} s"))
+        return value
+
+    # ------------------------------------------------------------ install, as on a fresh server
+
+    def install(self) -> None:
+        """Copy the project to a checkout on the server and run its installer (packages are in the image already:
+        the container has no network, hence --no-packages)."""
+        self.run(["cp", "-a", "/project", CHECKOUT])
+        started = time.monotonic()
+        result = self.run([f"{CHECKOUT}/deploy/install.sh", "--no-packages"], timeout=INSTALL_TIMEOUT, check=False)
+        self.report.metrics["install_seconds"] = round(time.monotonic() - started, 2)
+        assert result.returncode == 0, f"install.sh failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+        self.report.metrics["first_install_log"] = result.stdout[-1500:]
+
+    # ------------------------------------------------------------ the supervisor
+
+    def control(self, action: str) -> list[str]:
+        if self.supervisor == "systemd":
+            return ["systemctl", action, SLUG]
+        return ["supervisorctl", action, SLUG]
+
+    def master_pid(self) -> int:
+        if self.supervisor == "systemd":
+            out = self.run(["systemctl", "show", "--property=MainPID", "--value", SLUG]).stdout
+        else:
+            out = self.run(["supervisorctl", "pid", SLUG]).stdout
+        pid = int(out.strip() or 0)
+        assert pid > 0, f"no running server: {out!r}"
+        return pid
+
+    def user_pids(self) -> list[int]:
+        """Processes of the service user: the server's master and workers, nothing else runs as it."""
+        result = self.run(["pgrep", "-u", SLUG], check=False)
+        return [int(pid) for pid in result.stdout.split()]
+
+    def app_log(self) -> str:
+        if self.supervisor == "systemd":
+            self.run(["journalctl", "--sync"], check=False)
+            return self.run(["journalctl", "--no-pager", "-o", "cat", "-u", SLUG], check=False).stdout
+        return self.run(["cat", f"/var/log/{SLUG}/{self.server}.log"], check=False).stdout
+
+    def wait_for_200(self, path: str = "/", timeout: float = START_TIMEOUT) -> float:
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            if self.get(PREFIX + path, timeout=5).status == 200:
+                return time.monotonic() - started
+            time.sleep(0.1)
+        raise AssertionError(f"{PREFIX}{path} not 200 after {timeout} s\n{self.app_log()[-3000:]}")
+
+    # ------------------------------------------------------------ pages
+
+    def check_pages(self) -> None:
+        home = self.get(f"{PREFIX}/")
+        assert home.status == 200, f"{PREFIX}/ -> {home.status}: {home.text[:500]}"
+        links = local_links(home.text)
+        assert links, f"no links on {PREFIX}/"
+        outside = [link for link in links if not link.startswith(f"{PREFIX}/")]
+        assert not outside, f"links without the prefix: {outside}"
+        for link in links:
+            response = self.get(link)
+            assert response.status == 200, f"link {link} -> {response.status}"
+        self.report.metrics["links_checked"] = len(links)
+        redirect = self.get(PREFIX)
+        assert redirect.status in (301, 302, 307, 308), f"{PREFIX} -> {redirect.status}"
+        location = redirect.headers.get("location", "")
+        assert location.endswith(f"{PREFIX}/"), f"{PREFIX} redirects to {location!r}"
+
+    def static_path(self) -> str:
+        return f"{PREFIX}/static/style.css"
+
+    def static_file_on_disk(self) -> str:
+        if self.framework == "django":
+            return f"/srv/{SLUG}/staticfiles/style.css"
+        return f"/srv/{SLUG}/{PACKAGE}/static/style.css"
+
+    def check_static(self) -> None:
+        """Served by the proxy from disk: same bytes as the file, cache headers, and the app never sees it (its
+        access log shows a request for a page made just after, but not the static one)."""
+        token = secrets.token_hex(6)
+        response = self.get(f"{self.static_path()}?static-{token}")
+        assert response.status == 200, f"static -> {response.status}"
+        on_disk = self.run(["cat", self.static_file_on_disk()], text=False).stdout
+        assert response.body == on_disk, "the static file differs from the one on disk"
+        if self.proxy == "none":
+            return
+        cache = response.headers.get("cache-control", "")
+        age = re.search(r"max-age=(\d+)", cache)
+        assert age and int(age[1]) >= 86400, f"static Cache-Control {cache!r}: no max-age of a day or more"
+        assert self.get(f"{PREFIX}/about?page-{token}").status == 200
+        deadline = time.monotonic() + 10
+        while f"page-{token}" not in (log := self.app_log()) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert f"page-{token}" in log, "the app's access log does not show requests: cannot tell who served static"
+        assert f"static-{token}" not in log, "the static file request reached the app"
+        self.report.metrics["static_cache_control"] = cache
+
+    def check_dash(self) -> None:
+        home = self.get(f"{PREFIX}/").text
+        for endpoint in ("_dash-layout", "_dash-dependencies"):
+            response = self.get(f"{PREFIX}/{endpoint}")
+            assert response.status == 200, f"{endpoint} -> {response.status}"
+            json.loads(response.body)
+        suites = [link for link in local_links(home) if "/_dash-component-suites/" in link]
+        assert suites, "no component-suite scripts on the page"
+        for link in suites:
+            assert link.startswith(f"{PREFIX}/_dash-component-suites/"), link
+            response = self.get(link)
+            assert response.status == 200, f"{link} -> {response.status}"
+            assert "javascript" in response.headers.get("content-type", ""), response.headers
+        callback = {
+            "output": "wave.figure",
+            "outputs": {"id": "wave", "property": "figure"},
+            "inputs": [{"id": "frequency", "property": "value", "value": 7}],
+            "changedPropIds": ["frequency.value"],
+            "state": [],
+        }
+        response = self.get(
+            f"{PREFIX}/_dash-update-component",
+            "-X", "POST", "-H", "Content-Type: application/json", "--data", json.dumps(callback),
+        )  # fmt: skip
+        assert response.status == 200, f"callback POST -> {response.status}: {response.text[:300]}"
+        assert "7 Hz" in response.text, response.text[:300]
+
+    def check_django_admin(self) -> None:
+        login = self.get(f"{PREFIX}/admin/login/")
+        assert login.status == 200, f"admin login -> {login.status}"
+        css = [link for link in local_links(login.text) if link.endswith(".css")]
+        assert css, "no stylesheet on the admin login page"
+        for link in css:
+            assert link.startswith(f"{PREFIX}/static/"), link
+            response = self.get(link)
+            assert response.status == 200, f"{link} -> {response.status}"
+            assert "text/css" in response.headers.get("content-type", ""), response.headers
+
+    def check_healthz(self) -> None:
+        response = self.get(f"{PREFIX}/healthz")
+        assert response.status == 200, f"healthz -> {response.status}: {response.text[:300]}"
+        assert json.loads(response.body).get("database") == "ok", response.text
+
+    def check_outside_prefix(self) -> None:
+        response = self.get("/somewhere-else/page")
+        assert 0 < response.status < 500, f"/somewhere-else/page -> {response.status or response.error}"
+        self.report.metrics["outside_prefix_status"] = response.status
+
+    # ------------------------------------------------------------ data
+
+    def write_note(self) -> str:
+        """POST a note through the form (CSRF token and cookie as a browser sends them); returns its text."""
+        jar = "/root/cookies.txt"
+        cookies = ("-c", jar, "-b", jar)
+        form = self.get(f"{PREFIX}/notes", *cookies)
+        assert form.status == 200, f"notes -> {form.status}"
+        field_name = "csrfmiddlewaretoken" if self.framework == "django" else "csrf_token"
+        match = re.search(rf'name="{field_name}"[^>]*value="([^"]+)"', form.text) or re.search(
+            rf'value="([^"]+)"[^>]*name="{field_name}"', form.text
+        )
+        assert match, f"no {field_name} in the notes form"
+        note = f"e2e-note-{secrets.token_hex(6)}"
+        fields = ("--data-urlencode", f"body={note}", "--data-urlencode", f"{field_name}={match[1]}")
+        posted = self.get(f"{PREFIX}/notes", *cookies, *fields)
+        assert posted.status in (302, 303), f"POST notes -> {posted.status}: {posted.text[:500]}"
+        assert note in self.get(f"{PREFIX}/notes").text, "the note is not listed after the POST"
+        return note
+
+    def check_note_persists(self, note: str) -> None:
+        assert note in self.get(f"{PREFIX}/notes").text, "the note did not survive the restart"
+
+    # ------------------------------------------------------------ stop, start, crash
+
+    def check_stop(self) -> None:
+        pids = self.user_pids()
+        assert pids, "no server processes before the stop"
+        started = time.monotonic()
+        result = self.run(self.control("stop"), timeout=STOP_TIMEOUT + 30, check=False)
+        seconds = time.monotonic() - started
+        self.report.metrics["stop_seconds"] = round(seconds, 2)
+        assert result.returncode == 0, f"stop failed: {result.stdout}{result.stderr}"
+        assert seconds < STOP_TIMEOUT, f"stop took {seconds:.1f} s, the stop timeout is {STOP_TIMEOUT} s"
+        left = self.user_pids()
+        assert not left, f"processes left after the stop: {self.run(['ps', '-fp', ','.join(map(str, left))]).stdout}"
+        if self.proxy != "none":
+            down = self.get(f"{PREFIX}/")
+            assert down.status == 503, f"while stopped: {down.status} {down.text[:200]}"
+            assert MAINTENANCE_MARK in down.text, f"while stopped, not the maintenance page: {down.text[:200]}"
+
+    def check_start(self) -> None:
+        url = f"{self.base}{PREFIX}/"
+        result = self.client_json("first200", url, "--timeout", str(START_TIMEOUT), "--", *self.control("start"),
+                                  timeout=START_TIMEOUT * 2 + 30)  # fmt: skip
+        assert result["seconds"] is not None, f"no 200 within {START_TIMEOUT} s of start: {result}"
+        assert result["returncode"] == 0, f"start failed: {result['output']}"
+        self.report.metrics["first_200_seconds"] = result["seconds"]
+        self.check_not_bad_gateway(result["seen"], "while starting")
+
+    def check_not_bad_gateway(self, seen: dict, when: str) -> None:
+        allowed = {"503 maintenance"} if self.proxy != "none" else {"ConnectionRefusedError", "RemoteDisconnected"}
+        bad = {kind: count for kind, count in seen.items() if kind not in allowed}
+        assert not bad, f"{when}: answers other than {sorted(allowed)}: {bad}"
+
+    def check_kill_master(self) -> None:
+        """kill -9 the master: the supervisor starts a new one. Measured: the first 200 (orphaned workers of the
+        killed master may still answer on the old socket), and the first 200 once all of them are gone (the new
+        master's). Meanwhile the proxy must answer with the maintenance page, never a bare 502."""
+        master = self.master_pid()
+        workers = [pid for pid in self.user_pids() if pid != master]
+        result = self.client_json("watch", f"{self.base}{PREFIX}/", "--kill", str(master), "--old-pids",
+                                  ",".join(map(str, workers)), "--timeout", str(RECOVERY_TIMEOUT),
+                                  timeout=RECOVERY_TIMEOUT + 30)  # fmt: skip
+        self.report.metrics["kill9_first_200_seconds"] = result["first_200"]
+        self.report.metrics["kill9_orphans_gone_seconds"] = result["orphans_gone"]
+        self.report.metrics["kill9_recovery_seconds"] = result["seconds"]
+        self.report.metrics["kill9_answers"] = result["seen"]
+        assert result["seconds"] is not None, f"no 200 from a new master within {RECOVERY_TIMEOUT} s: {result}"
+        self.check_not_bad_gateway(result["seen"], "after kill -9")
+        new_master = self.master_pid()
+        assert new_master != master, "the supervisor reports the killed master"
+
+    # ------------------------------------------------------------ reload under load
+
+    def about_template(self) -> str:
+        if self.framework == "django":
+            return f"{CHECKOUT}/{PACKAGE}/templates/pages/about.html"
+        return f"{CHECKOUT}/{PACKAGE}/templates/about.html"
+
+    def check_reload_under_load(self) -> None:
+        """16 clients on a page while the code changes and install.sh runs again (the documented way to deploy a
+        change: it reloads the server gracefully); zero failed requests, and the new code is served after."""
+        marker = f"e2e-reload-{secrets.token_hex(6)}"
+        url = f"{self.base}{PREFIX}/about"
+        ready, stop = "/exchange/load.ready", "/exchange/load.stop"
+        outcome: dict = {}
+
+        def run_load():
+            try:
+                outcome["load"] = self.client_json(
+                    "load", url, "--clients", str(LOAD_CLIENTS), "--seconds", str(LOAD_MAX_SECONDS),
+                    "--max-requests", str(LOAD_MAX_REQUESTS), "--ready-file", ready, "--stop-file", stop,
+                    timeout=LOAD_MAX_SECONDS + 60,
+                )  # fmt: skip
+            except Exception as error:  # reported below
+                outcome["error"] = error
+
+        self.run(["rm", "-f", ready, stop])
+        thread = threading.Thread(target=run_load, daemon=True)
+        thread.start()
+        try:
+            deadline = time.monotonic() + 30
+            while self.run(["test", "-e", ready], check=False).returncode and time.monotonic() < deadline:
+                time.sleep(0.05)
+            load_started = time.monotonic()
+            time.sleep(1)
+            self.run(["sed", "-i", f"s|</h1>|</h1><p>{marker}</p>|", self.about_template()])
+            started = time.monotonic()
+            result = self.run([f"{CHECKOUT}/deploy/install.sh", "--no-packages"], timeout=INSTALL_TIMEOUT, check=False)
+            self.report.metrics["reinstall_seconds"] = round(time.monotonic() - started, 2)
+            output = result.stdout[-3000:] + result.stderr[-3000:]
+            assert result.returncode == 0, f"install.sh (update) failed:\n{output}"
+            # Keep the load on for a while after the reload, and for LOAD_SECONDS at least.
+            time.sleep(max(3.0, LOAD_SECONDS - (time.monotonic() - load_started)))
+        finally:
+            self.run(["touch", stop], check=False)
+            thread.join(LOAD_MAX_SECONDS + 90)
+        assert "error" not in outcome, f"load generator: {outcome.get('error')}"
+        load = outcome["load"]
+        self.report.metrics["reload"] = {k: load[k] for k in ("requests", "failed", "stale_retries", "max_latency")}
+        self.report.metrics["reload_failed_requests"] = load["failed"]
+        assert load["hung_clients"] == 0, f"{load['hung_clients']} clients still waiting at the end"
+        assert load["failed"] == 0, f"{load['failed']} of {load['requests']} requests failed: {load['failures']}"
+        # The new code is served once the reload is over (uWSGI's chain reload replaces one worker at a time).
+        deadline = time.monotonic() + 30
+        while marker not in (page := self.get(f"{PREFIX}/about")).text and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert marker in page.text, "the old code is still served after the reload"
+        assert any(marker in seen for seen in load["markers_seen"]) or True  # informational
+
+    # ------------------------------------------------------------ systemd hardening
+
+    def check_hardening(self) -> None:
+        pid = self.master_pid()
+        status = self.run(["cat", f"/proc/{pid}/status"]).stdout
+        assert "NoNewPrivs:\t1" in status, "NoNewPrivileges is not in force"
+        uid = next(line.split()[1] for line in status.splitlines() if line.startswith("Uid:"))
+        assert uid != "0", "the server runs as root"
+        assert re.search(r"^CapEff:\s+0+$", status, re.M), "the server holds capabilities"
+        assert re.search(r"^Seccomp:\s+2$", status, re.M), "no system call filter in force"
+        mounts = self.run(["cat", f"/proc/{pid}/mountinfo"]).stdout.splitlines()
+        options = {line.split()[4]: line.split()[5] for line in mounts}
+        assert options.get("/", "").startswith("ro"), "ProtectSystem=strict: / should be read-only"
+        assert options.get(f"/run/{SLUG}", "").startswith("rw"), "the RuntimeDirectory should be writable"
+        assert options.get(f"/var/lib/{SLUG}", "").startswith("rw"), "the StateDirectory should be writable"
+        assert "/tmp" in options, "PrivateTmp= should mount its own /tmp"
+        denied = self.run(["nsenter", "-t", str(pid), "-m", "-S", SLUG, "--", "ls", "/root"], check=False)
+        assert denied.returncode != 0, "the service can read /root (ProtectHome=)"
+        security = self.run(["systemd-analyze", "security", "--no-pager", SLUG], check=False).stdout
+        exposure = re.search(r"Overall exposure level for \S+: ([\d.]+)", security)
+        assert exposure, security[-500:]
+        self.report.metrics["systemd_exposure"] = float(exposure[1])
+        assert float(exposure[1]) <= 2.0, f"exposure {exposure[1]}"
+
+
+def run_stack(answers: dict, workdir: Path) -> StackReport:
+    """Render, boot, install and check one stack; the report is written whatever happens."""
+    project = render_cookiecutter(workdir / "project", **answers)
+    report = StackReport(stack_name(answers), answers)
+    started = time.monotonic()
+    try:
+        with Testbed(project=project, boot_timeout=60, stop_timeout=60) as testbed:
+            stack = Stack(testbed, project, answers)
+            report = stack.report
+            report.metrics["boot_seconds"] = round(testbed.timings.get("running", 0), 2)
+            if stack.check("install", stack.install) is None and report.failed():
+                return report
+            stack.check("serving after install", stack.wait_for_200)
+            stack.check("pages and links under the prefix", stack.check_pages)
+            stack.check("static files from the proxy", stack.check_static)
+            if stack.framework == "dash":
+                stack.check("dash endpoints and callback", stack.check_dash)
+            if stack.framework == "django":
+                stack.check("django admin and its css", stack.check_django_admin)
+            stack.check("healthz reports the database", stack.check_healthz)
+            stack.check("outside the prefix is not a 5xx", stack.check_outside_prefix)
+            if stack.supervisor == "systemd":
+                stack.check("hardening in force", stack.check_hardening)
+            note = stack.check("write a note", stack.write_note)
+            stack.check("stop: in time, no orphans, maintenance page", stack.check_stop)
+            stack.check("start: time to first 200", stack.check_start)
+            if note:
+                stack.check("the note survives the restart", stack.check_note_persists, note)
+            stack.check("kill -9 master: recovery", stack.check_kill_master)
+            stack.check("reload under load: zero failures, new code", stack.check_reload_under_load)
+            stack.check("final stop", stack.check_stop)
+    finally:
+        report.metrics["wall_seconds"] = round(time.monotonic() - started, 1)
+        with contextlib.suppress(OSError):
+            report.write()
+    return report
