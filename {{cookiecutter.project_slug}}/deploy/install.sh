@@ -432,6 +432,7 @@ start_server() {
         supervisord)
             install_file "$ROOT$APP_DIR/deploy/supervisord.conf" "$SUPERVISOR_PROGRAM" 0644 && changed=1
             run systemctl enable --now "$SUPERVISOR_SERVICE"
+            wait_for_supervisord
             # update starts a new program and restarts a changed one.
             run supervisorctl reread
             run supervisorctl update "$APP_NAME"
@@ -444,6 +445,18 @@ start_server() {
             say "  runuser -u $APP_NAME -- $(server_command)"
             ;;
     esac
+}
+
+# `systemctl start` returns before supervisord listens on its socket (the unit is Type=simple): on a fresh server
+# supervisorctl would fail with "no such file". Wait for it, 15 s at most.
+wait_for_supervisord() {
+    dry_run && return 0
+    local attempt
+    for attempt in $(seq 75); do
+        supervisorctl pid >/dev/null 2>&1 && return 0
+        sleep 0.2
+    done
+    die "supervisord is not answering (attempt $attempt): see journalctl -u $SUPERVISOR_SERVICE"
 }
 
 server_command() {
