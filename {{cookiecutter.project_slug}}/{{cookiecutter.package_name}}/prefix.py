@@ -21,6 +21,9 @@ class PrefixMiddleware:
             return self.app(environ, start_response)
         script_name = environ.get("SCRIPT_NAME", "")
         path = environ.get("PATH_INFO", "")
+        if script_name == self.prefix and not path:
+            # Split by the server from a request for the prefix alone (uWSGI's mount does that): same as below.
+            return self.redirect_to_slash(environ, start_response, "")
         if script_name.rstrip("/") == self.prefix:
             # Already split by the server; Apache's mod_proxy_uwsgi leaves a trailing slash on SCRIPT_NAME.
             environ["SCRIPT_NAME"] = self.prefix
