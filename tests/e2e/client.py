@@ -171,7 +171,7 @@ def poll_until_200(url: str, host: str, started: float, timeout: float) -> dict:
     seen: dict[str, int] = {}
     first_seen: dict[str, float] = {}
     while time.monotonic() - started < timeout:
-        status, body, error = one_request(url, host, timeout=5)
+        status, body, error = one_request(url, host, timeout=REQUEST_TIMEOUT)
         if status == 200:
             return {"seconds": round(time.monotonic() - started, 3), "seen": seen, "first_seen": first_seen}
         kind = describe(status, body, error)
@@ -201,7 +201,7 @@ def watch(args) -> dict:
     first_200 = orphans_gone = None
     while time.monotonic() - started < args.timeout:
         gone = not any(alive(pid) for pid in [args.kill, *old])
-        status, body, error = one_request(args.url, args.host, timeout=5)
+        status, body, error = one_request(args.url, args.host, timeout=REQUEST_TIMEOUT)
         now = round(time.monotonic() - started, 3)
         if gone and orphans_gone is None:
             orphans_gone = now

@@ -360,7 +360,9 @@ class Stack:
         seconds = time.monotonic() - started
         self.report.metrics["stop_seconds"] = round(seconds, 2)
         assert result.returncode == 0, f"stop failed: {result.stdout}{result.stderr}"
-        assert seconds < STOP_TIMEOUT, f"stop took {seconds:.1f} s, the stop timeout is {STOP_TIMEOUT} s"
+        assert seconds < STOP_TIMEOUT, (
+            f"stop took {seconds:.1f} s, the stop timeout is {STOP_TIMEOUT} s\n{self.app_log()[-3000:]}"
+        )
         left = self.user_pids()
         assert not left, f"processes left after the stop: {self.run(['ps', '-fp', ','.join(map(str, left))]).stdout}"
         if self.proxy != "none":
@@ -378,7 +380,13 @@ class Stack:
         self.check_not_bad_gateway(result["seen"], "while starting")
 
     def check_not_bad_gateway(self, seen: dict, when: str) -> None:
-        allowed = {"503 maintenance"} if self.proxy != "none" else {"ConnectionRefusedError", "RemoteDisconnected"}
+        if self.proxy == "nginx":
+            allowed = {"503 maintenance"}  # error_page 502 =503
+        elif self.proxy == "apache":
+            # Apache keeps the status of the errors it makes (see the ErrorDocument lines in deploy/apache.conf).
+            allowed = {"503 maintenance", "502 maintenance", "500 maintenance"}
+        else:  # nothing in front: the client sees the server go away
+            allowed = {"ConnectionRefusedError", "ConnectionResetError", "RemoteDisconnected"}
         bad = {kind: count for kind, count in seen.items() if kind not in allowed}
         assert not bad, f"{when}: answers other than {sorted(allowed)}: {bad}"
 
