@@ -4,6 +4,8 @@ import contextlib
 import io
 import itertools
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 from cookiecutter.main import cookiecutter
@@ -57,3 +59,36 @@ def valid_for(answers: dict) -> dict:
         answers["bind"] = "tcp"
         answers["tls"] = "none"
     return answers
+
+
+def generate_with_cli(tool: str, destination: Path, answers: dict, template: Path = TEMPLATE_ROOT):
+    """Run the tool's command line as a user would, no prompts; returns the CompletedProcess (never raises).
+
+    cookiecutter names the project directory itself: `destination`'s name must be the slug. The command runs in
+    `destination`'s parent: cookiecutter puts the template on the END of sys.path, so a local_extensions.py in the
+    current directory (this repository's) would otherwise win over another template copy's.
+    """
+    if tool == "cookiecutter":
+        assignments = [f"{key}={value}" for key, value in answers.items()]
+        command = ["cookiecutter", "--no-input", "-o", str(destination.parent), str(template), *assignments]
+    else:
+        data = [argument for key, value in answers.items() for argument in ("-d", f"{key}={value}")]
+        command = [
+            "copier",
+            "copy",
+            "--trust",
+            "--defaults",
+            "--vcs-ref",
+            "HEAD",
+            *data,
+            str(template),
+            str(destination),
+        ]
+    return subprocess.run(
+        [sys.executable, "-m", *command],
+        cwd=destination.parent,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )

@@ -7,11 +7,10 @@ and generates with both tools.
 import json
 import shutil
 import subprocess
-import sys
 
 import pytest
 
-from tests.render import TEMPLATE_ROOT
+from tests.render import TEMPLATE_ROOT, generate_with_cli
 
 PLUGIN = '''"""Throwaway plugin for the test: proxy=caddy."""
 
@@ -60,26 +59,8 @@ def template_with_caddy(tmp_path_factory):
 
 
 def generate(tool, template, destination, *assignments):
-    if tool == "cookiecutter":
-        command = ["cookiecutter", "--no-input", "-o", str(destination.parent), str(template), *assignments]
-    else:
-        data = [argument for assignment in assignments for argument in ("-d", assignment)]
-        command = [
-            "copier",
-            "copy",
-            "--trust",
-            "--defaults",
-            "--vcs-ref",
-            "HEAD",
-            *data,
-            str(template),
-            str(destination),
-        ]
-    # Run from elsewhere: cookiecutter puts the template on the END of sys.path, so a local_extensions.py in the current
-    # directory (this repository's) would win over the copy's.
-    return subprocess.run(
-        [sys.executable, "-m", *command], cwd=destination.parent, capture_output=True, text=True, check=False
-    )
+    answers = dict(assignment.split("=", 1) for assignment in assignments)
+    return generate_with_cli(tool, destination, answers, template=template)
 
 
 @pytest.mark.parametrize("tool", ["cookiecutter", "copier"])

@@ -9,7 +9,7 @@ import sys
 import pytest
 import yaml
 
-from tests.render import TEMPLATE_ROOT, render_cookiecutter, render_copier
+from tests.render import TEMPLATE_ROOT, generate_with_cli, render_cookiecutter, render_copier
 
 
 def secrets_of(project) -> dict[str, str]:
@@ -36,12 +36,8 @@ def test_every_render_gets_its_own_secrets(tmp_path):
 @pytest.mark.parametrize("tool", ["cookiecutter", "copier"])
 def test_secrets_are_in_no_tracked_file_and_never_printed(tmp_path, tool):
     project = tmp_path / "my-web-app"
-    if tool == "cookiecutter":
-        command = ["cookiecutter", "--no-input", "-o", str(tmp_path), str(TEMPLATE_ROOT), "database=postgresql"]
-    else:
-        command = ["copier", "copy", "--trust", "--defaults", "--vcs-ref", "HEAD", "-d", "database=postgresql"]
-        command += [str(TEMPLATE_ROOT), str(project)]
-    generation = subprocess.run([sys.executable, "-m", *command], capture_output=True, text=True, check=True)
+    generation = generate_with_cli(tool, project, {"database": "postgresql"})
+    assert generation.returncode == 0, generation.stderr
     secrets = secrets_of(project)
     printed = generation.stdout + generation.stderr
     assert "SECRET_KEY" in printed, "the user is told which secrets were written"
