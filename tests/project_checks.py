@@ -78,6 +78,12 @@ def env_file_problems(project: Path) -> list[str]:
         problems.append(f".env has mode {oct(stat.S_IMODE(env_file.stat().st_mode))}, not 0o600")
     if not re.search(r"^SECRET_KEY=\S{50,}$", env_file.read_text(), re.MULTILINE):
         problems.append(".env has no generated SECRET_KEY")
+    documented = re.findall(r"^([A-Z_]+)=(.*)$", (project / ".env.example").read_text(), re.MULTILINE)
+    problems += [f".env.example gives {name} a value" for name, value in documented if value]
+    names = {name for name, _ in documented}
+    for name in re.findall(r"^([A-Z_]+)=", env_file.read_text(), re.MULTILINE):
+        if name not in names:
+            problems.append(f".env sets {name}, which .env.example does not document")
     return problems
 
 
