@@ -287,6 +287,7 @@ ensure_postgresql() {
         run postgresql-setup --initdb
     fi
     run systemctl enable --now postgresql
+    wait_for_postgresql
     if dry_run; then
         printf 'would run: %s\n' "runuser -u postgres -- psql -X -v ON_ERROR_STOP=1 (deploy/postgresql.sql, password on stdin)"
         return
@@ -298,6 +299,18 @@ ensure_postgresql() {
     if [[ $OS_FAMILY == rhel ]]; then
         allow_password_login
     fi
+}
+
+# `systemctl start postgresql` returns before the server accepts connections (on Debian that unit only pulls in the
+# cluster's own postgresql@VERSION-main): psql would fail with "No such file or directory". Wait, 30 s at most.
+wait_for_postgresql() {
+    dry_run && return 0
+    local attempt
+    for attempt in $(seq 150); do
+        (cd / && runuser -u postgres -- psql -XtAqc 'SELECT 1' >/dev/null 2>&1) && return 0
+        sleep 0.2
+    done
+    die "PostgreSQL is not accepting connections (attempt $attempt): see journalctl -u postgresql"
 }
 
 # RHEL's pg_hba.conf authenticates 127.0.0.1 with ident: let this app's role in with its password.
