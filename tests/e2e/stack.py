@@ -387,6 +387,8 @@ class Stack:
             allowed = {"503 maintenance", "502 maintenance", "500 maintenance"}
         else:  # nothing in front: the client sees the server go away
             allowed = {"ConnectionRefusedError", "ConnectionResetError", "RemoteDisconnected"}
+        # A response cut short: the request was in flight in a worker when the server died (kill -9).
+        allowed |= {"IncompleteRead"}
         bad = {kind: count for kind, count in seen.items() if kind not in allowed}
         assert not bad, f"{when}: answers other than {sorted(allowed)}: {bad}"
 
