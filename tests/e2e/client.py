@@ -22,6 +22,8 @@ import urllib.parse
 MAINTENANCE_MARK = b"is back in a moment"
 POLL_SECONDS = 0.01
 REQUEST_TIMEOUT = 10
+# Under load a request may wait for the new workers to import the app: give it the servers' own request timeout.
+LOAD_REQUEST_TIMEOUT = 30
 
 
 def split(url: str) -> tuple[str, int, str]:
@@ -76,7 +78,7 @@ class Worker(threading.Thread):
     def connect(self) -> None:
         if self.connection is not None:
             self.connection.close()
-        self.connection = http.client.HTTPConnection(self.address, self.port, timeout=REQUEST_TIMEOUT)
+        self.connection = http.client.HTTPConnection(self.address, self.port, timeout=LOAD_REQUEST_TIMEOUT)
         self.used = False
 
     def attempt(self) -> tuple[int, bytes]:
@@ -147,7 +149,7 @@ def load(args) -> dict:
             break
         time.sleep(0.05)
     for worker in workers:
-        worker.join(args.seconds + REQUEST_TIMEOUT + 5)
+        worker.join(args.seconds + LOAD_REQUEST_TIMEOUT + 5)
     failures = sorted((f for w in workers for f in w.failures), key=lambda f: f["at"])
     return {
         "clients": args.clients,
