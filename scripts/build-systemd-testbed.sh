@@ -19,7 +19,7 @@ WHEELHOUSE="$TESTBED_DIR/wheels"
 SUITE=bookworm
 VARIANT=minbase
 # Bump when the post-processing below changes what ends up in the tarball.
-RECIPE_REVISION=1
+RECIPE_REVISION=2
 PACKAGES=(
     # Real systemd as PID 1, and the bus systemctl talks to.
     systemd systemd-sysv dbus
@@ -140,6 +140,13 @@ build_rootfs() {
     systemctl --root="$rootfs" disable --quiet nginx.service apache2.service
     # Likewise supervisord and PostgreSQL: deploy/install.sh enables and starts them when its stack uses them.
     systemctl --root="$rootfs" disable --quiet supervisor.service postgresql.service
+    # `apt-get install postgresql` on a running server creates the "main" cluster; inside debootstrap it does not.
+    local pg_version
+    pg_version=$(ls "$rootfs/usr/lib/postgresql")
+    # The tree's top is the rootfs' "/": a 0700 mktemp directory would lock every non-root user out of it.
+    chmod 755 "$rootfs"
+    chroot "$rootfs" pg_createcluster "$pg_version" main >"$work/pg_createcluster.log" 2>&1 ||
+        { cat "$work/pg_createcluster.log" >&2; die "pg_createcluster failed"; }
     say "stripped: $(du -sh "$rootfs" | cut -f1)"
 
     start=$(now)
