@@ -171,7 +171,9 @@ def consistency_problems(answers: dict, files: dict[str, str]) -> list[str]:
         signal = "TERM" if answers["server"] == "gunicorn" else "INT"
         expect(f"stopsignal={signal}\n" in program, f"supervisord: stopsignal={signal}")
         expect(int(re.search(r"^stopwaitsecs=(\d+)$", program, re.M)[1]) > 30, "supervisord: stopwaitsecs > 30")
-        expect("stopasgroup=true" in program and "autorestart=true" in program, "supervisord: group stop, restart")
+        group_stop = "stopasgroup=true" if answers["server"] == "gunicorn" else "stopasgroup=false"
+        expect(group_stop in program, f"supervisord: {group_stop}")
+        expect("killasgroup=true" in program and "autorestart=true" in program, "supervisord: group kill, restart")
     answers_block = files["install.sh"].split("\nAPP_DIR=")[0]
     for line in ANSWER_CONSTANT.findall(answers_block):
         expect(SAFE_CONSTANT.match(line) is not None, f"install.sh: constant needs quoting: {line}")
