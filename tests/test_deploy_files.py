@@ -161,15 +161,13 @@ def consistency_problems(answers: dict, files: dict[str, str]) -> list[str]:
         expect(f"RuntimeDirectory={SLUG}\n" in unit and f"StateDirectory={SLUG}\n" in unit, "unit: directories")
         expect(f"Environment=DATA_DIR=/var/lib/{SLUG}\n" in unit, "unit: DATA_DIR = StateDirectory")
         expect(f"EnvironmentFile=/srv/{SLUG}/.env\n" in unit, "unit: the env file")
-        signal = "SIGTERM" if answers["server"] == "gunicorn" else "SIGINT"
-        expect(f"KillSignal={signal}\n" in unit, f"unit: KillSignal={signal}")
+        expect("KillSignal=SIGTERM\n" in unit, "unit: KillSignal=SIGTERM")
         timeout = int(re.search(r"^TimeoutStopSec=(\d+)$", unit, re.M)[1])
         expect(timeout > 30, "unit: TimeoutStopSec above the 30 s graceful timeout")
         expect(f"deploy/{answers['server']}." in unit, "unit: runs the chosen server's config")
     if answers["supervisor"] == "supervisord":
         program = files["supervisord.conf"]
-        signal = "TERM" if answers["server"] == "gunicorn" else "INT"
-        expect(f"stopsignal={signal}\n" in program, f"supervisord: stopsignal={signal}")
+        expect("stopsignal=TERM\n" in program, "supervisord: stopsignal=TERM")
         expect(int(re.search(r"^stopwaitsecs=(\d+)$", program, re.M)[1]) > 30, "supervisord: stopwaitsecs > 30")
         group_stop = "stopasgroup=true" if answers["server"] == "gunicorn" else "stopasgroup=false"
         expect(group_stop in program, f"supervisord: {group_stop}")
