@@ -287,11 +287,7 @@ class Stack:
             json.loads(response.body)
         suites = [link for link in local_links(home) if "/_dash-component-suites/" in link]
         assert suites, "no component-suite scripts on the page"
-        for link in suites:
-            assert link.startswith(f"{PREFIX}/_dash-component-suites/"), link
-            response = self.get(link)
-            assert response.status == 200, f"{link} -> {response.status}"
-            assert "javascript" in response.headers.get("content-type", ""), response.headers
+        self.assert_assets_served(suites, f"{PREFIX}/_dash-component-suites/", "javascript")
         callback = {
             "output": "wave.figure",
             "outputs": {"id": "wave", "property": "figure"},
@@ -311,11 +307,15 @@ class Stack:
         assert login.status == 200, f"admin login -> {login.status}"
         css = [link for link in local_links(login.text) if link.endswith(".css")]
         assert css, "no stylesheet on the admin login page"
-        for link in css:
-            assert link.startswith(f"{PREFIX}/static/"), link
+        self.assert_assets_served(css, f"{PREFIX}/static/", "text/css")
+
+    def assert_assets_served(self, links: list[str], under: str, content_type: str) -> None:
+        """Each link lies under `under` and answers 200 with a content type containing `content_type`."""
+        for link in links:
+            assert link.startswith(under), link
             response = self.get(link)
             assert response.status == 200, f"{link} -> {response.status}"
-            assert "text/css" in response.headers.get("content-type", ""), response.headers
+            assert content_type in response.headers.get("content-type", ""), response.headers
 
     def check_healthz(self) -> None:
         response = self.get(f"{PREFIX}/healthz")
