@@ -22,7 +22,7 @@ DEPLOY_TEMPLATE_DIR = TEMPLATE_ROOT / "{{cookiecutter.project_slug}}" / "deploy"
 PREFIXES = ("/", "/eegqc")
 TLS_DOMAIN = "lab.example.org"  # tls=certbot needs a public-looking name; the others keep the default
 
-# File kinds, by rendered file name (the unit is <slug>.service).
+# File kinds, by rendered file name (the units are <slug>.service and <slug>.socket).
 KIND_BY_NAME = {
     "gunicorn.conf.py": "gunicorn",
     "uwsgi.ini": "uwsgi",
@@ -38,7 +38,11 @@ MATRIX_KEYS = ("framework", "server", "proxy", "supervisor", "database", "bind",
 
 
 def kind_of(name: str) -> str:
-    return "systemd" if name.endswith(".service") else KIND_BY_NAME[name]
+    if name.endswith(".service"):
+        return "systemd"
+    if name.endswith(".socket"):
+        return "systemd-socket"
+    return KIND_BY_NAME[name]
 
 
 def accepted(answers: dict) -> bool:

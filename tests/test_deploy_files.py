@@ -19,6 +19,7 @@ from tests.deploy_support import (
     UniqueFile,
     apache_modules,
     deploy_matrix,
+    kind_of,
     label,
     make_scratch_tree,
     params,
@@ -69,8 +70,8 @@ def test_matrix_covers_every_accepted_combination():
     assert {answers["url_prefix"] for answers in matrix} == {"/", "/eegqc"}
     kinds = {kind: len(files) for kind, files in unique_files().items()}
     assert set(kinds) == {
-        "gunicorn", "uwsgi", "nginx", "apache", "apache-shared", "systemd", "supervisord", "install", "postgresql",
-        "maintenance",
+        "gunicorn", "uwsgi", "nginx", "apache", "apache-shared", "systemd", "systemd-socket", "supervisord", "install",
+        "postgresql", "maintenance",
     }  # fmt: skip
 
 
@@ -165,6 +166,10 @@ def consistency_problems(answers: dict, files: dict[str, str]) -> list[str]:
         timeout = int(re.search(r"^TimeoutStopSec=(\d+)$", unit, re.M)[1])
         expect(timeout > 30, "unit: TimeoutStopSec above the 30 s graceful timeout")
         expect(f"deploy/{answers['server']}." in unit, "unit: runs the chosen server's config")
+        socket = files[f"{SLUG}.socket"]
+        expect(f"ListenStream={address}\n" in socket, "socket unit: listens where the server and the proxy expect")
+        expect(f"Requires={SLUG}.socket\n" in unit and "RuntimeDirectoryPreserve=yes\n" in unit,
+               "unit: requires its socket, keeps the directory the socket lives in")  # fmt: skip
     if answers["supervisor"] == "supervisord":
         program = files["supervisord.conf"]
         expect("stopsignal=TERM\n" in program, "supervisord: stopsignal=TERM")
@@ -230,11 +235,31 @@ def test_apache2_t_rejects_a_broken_site_and_a_short_module_list(scratch, certif
 
 
 # ---------------------------------------------------------------- systemd
+def write_units(unique, scratch: Path, certificates: Path) -> Path:
+    """The unit and its companion (the .service and the .socket name each other), relocated; returns the unit."""
+    for name, content in unique.companion.items():
+        if kind_of(name) in ("systemd", "systemd-socket") and name != unique.name:
+            write(scratch, name, relocated(content, scratch, certificates))
+    return write(scratch, unique.name, relocated(unique, scratch, certificates))
+
+
 @pytest.mark.parametrize("unique", params("systemd"))
 def test_systemd_unit_passes_verify(unique, scratch, certificates):
-    unit = write(scratch, unique.name, relocated(unique, scratch, certificates))
-    check = validators.systemd_verify(unit)
+    check = validators.systemd_verify(write_units(unique, scratch, certificates))
     assert check.ok, check
+
+
+@pytest.mark.parametrize("unique", params("systemd-socket"))
+def test_systemd_socket_passes_verify(unique, scratch, certificates):
+    check = validators.systemd_verify(write_units(unique, scratch, certificates))
+    assert check.ok, check
+
+
+def test_systemd_verify_rejects_a_misspelt_socket_key(scratch, certificates):
+    unique = first_file("systemd-socket")
+    socket = write_units(unique, scratch, certificates)
+    socket.write_text(socket.read_text().replace("Backlog=", "Backlogg=", 1))
+    assert not validators.systemd_verify(socket).ok
 
 
 @pytest.mark.parametrize("unique", params("systemd"))
@@ -248,7 +273,8 @@ def test_systemd_unit_is_hardened_to_at_most_1_5(unique, scratch):
 
 def test_systemd_verify_rejects_a_misspelt_key(scratch, certificates):
     unique = first_file("systemd")
-    broken = relocated(unique, scratch, certificates).replace("Restart=on-failure", "Restart=on-failur", 1)
+    unit = write_units(unique, scratch, certificates)
+    broken = unit.read_text().replace("Restart=on-failure", "Restart=on-failur", 1)
     check = validators.systemd_verify(write(scratch, unique.name, broken.replace("KillMode=", "KilMode=", 1)))
     assert check.returncode == 0 and not check.ok, "systemd only warns: the stderr rule must catch it"
 

@@ -63,7 +63,7 @@ def expected_system_files(answers: dict, os_family: str) -> set[str]:
     debian = os_family == "debian"
     expected = set()
     if answers["supervisor"] == "systemd":
-        expected.add(f"/etc/systemd/system/{SLUG}.service")
+        expected |= {f"/etc/systemd/system/{SLUG}.service", f"/etc/systemd/system/{SLUG}.socket"}
     else:
         expected.add(f"/etc/tmpfiles.d/{SLUG}.conf")
     if answers["supervisor"] == "supervisord":
@@ -127,8 +127,8 @@ def test_tree_holds_exactly_the_expected_system_files(installed):
     state = root / "var" / "lib" / SLUG
     assert state.is_dir() and stat.S_IMODE(state.stat().st_mode) == 0o750
     if answers["supervisor"] == "systemd":
-        installed_unit = root / "etc" / "systemd" / "system" / f"{SLUG}.service"
-        assert installed_unit.read_text() == (project / "deploy" / f"{SLUG}.service").read_text()
+        for unit in (f"{SLUG}.service", f"{SLUG}.socket"):
+            assert (root / "etc" / "systemd" / "system" / unit).read_text() == (project / "deploy" / unit).read_text()
     else:
         assert (root / "etc" / "tmpfiles.d" / f"{SLUG}.conf").read_text() == f"d /run/{SLUG} 0750 {SLUG} {SLUG} -\n"
     if answers["proxy"] != "none" and os_family == "debian":
@@ -146,7 +146,9 @@ def test_system_changes_are_printed_not_made(installed):
     if answers["proxy"] != "none" and answers["bind"] == "unix":
         assert f"would run: usermod --append --groups {SLUG} " in out
     if answers["supervisor"] == "systemd":
-        assert f"would run: systemctl restart {SLUG}" in out
+        assert f"would run: systemctl enable {SLUG}.socket {SLUG}.service" in out
+        assert f"would run: systemctl restart {SLUG}.socket" in out
+        assert f"would run: systemctl restart {SLUG}\n" in out
     if answers["supervisor"] == "supervisord":
         assert f"would run: supervisorctl update {SLUG}" in out
     if answers["supervisor"] == "none":

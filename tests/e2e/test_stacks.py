@@ -27,8 +27,7 @@ SUPERVISORD = [
     stack_answers("django", "uwsgi", "apache", "supervisord", "postgresql"),
     stack_answers("dash", "uwsgi", "none", "supervisord", "postgresql"),
 ]
-# 2. systemd: every framework x server behind nginx, and an Apache stack. (No socket-activated stack: the template
-# generates no .socket unit; see the unit's header comment.)
+# 2. systemd: every framework x server behind nginx, and an Apache stack; all socket-activated (deploy/<slug>.socket).
 SYSTEMD = [stack_answers(framework, server, "nginx", "systemd") for framework in FRAMEWORKS for server in SERVERS] + [
     stack_answers("django", "uwsgi", "apache", "systemd")
 ]

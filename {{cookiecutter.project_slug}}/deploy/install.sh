@@ -4,6 +4,10 @@
 #   sudo deploy/install.sh              from a checkout of the project, anywhere on the server
 #   deploy/install.sh --root DIR        lay the files out under DIR instead and only print the commands that would
 #                                       change the running system (packages, users, services, the database)
+#   deploy/install.sh --user [--prefix DIR]
+#                                       no root: install under DIR (default ~/{{ cookiecutter.project_slug }}) and run the app as
+#                                       yourself, under your own supervisord; print what an administrator must do
+#                                       for the proxy (and the database)
 #
 # Safe to run again after every code change: it only changes what differs, then reloads (or restarts) the app.
 # Layout: code and virtualenv in /srv/{{ cookiecutter.project_slug }}, data in /var/lib/{{ cookiecutter.project_slug }}, socket in /run/{{ cookiecutter.project_slug }}.
@@ -34,13 +38,23 @@ SOURCE_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ROOT=""
 OS_FAMILY=""
 INSTALL_PACKAGES=1
+USER_MODE=0
+PREFIX=""
+DATABASE_FOR=""
+SERVICE_USER=$APP_NAME
 
 usage() {
     cat <<USAGE
 usage: $0 [--root DIR] [--os debian|rhel] [--no-packages]
+       $0 --user [--prefix DIR]
+       $0 --database-for ENV_FILE
   --root DIR      install the files under DIR; print, do not run, the commands that change the system
   --os FAMILY     debian or rhel (default: from /etc/os-release)
   --no-packages   do not install distribution packages
+  --user          install without root, for the account running this, under --prefix (default ~/$APP_NAME):
+                  code in DIR/app, data in DIR/data, socket in DIR/run, logs in DIR/log, configuration in DIR/etc
+  --database-for ENV_FILE
+                  as root, only create the PostgreSQL role and database for a --user install (password from ENV_FILE)
 USAGE
 }
 
@@ -72,7 +86,7 @@ install_file() {
 make_directory() {
     local path=$1 mode=$2 owner=$3
     install -d -m "$mode" "$ROOT$path"
-    if ! dry_run; then
+    if ! dry_run && ! user_mode; then
         chown "$owner:$owner" "$path"
     fi
     say "directory $path (mode $mode, owner $owner)"
@@ -84,14 +98,40 @@ parse_arguments() {
             --root) ROOT=$(realpath -m "${2:?--root needs a directory}"); shift 2 ;;
             --os) OS_FAMILY=${2:?--os needs debian or rhel}; shift 2 ;;
             --no-packages) INSTALL_PACKAGES=0; shift ;;
+            --user) USER_MODE=1; INSTALL_PACKAGES=0; shift ;;
+            --database-for) DATABASE_FOR=$(realpath -m "${2:?--database-for needs the .env file}"); shift 2 ;;
+            --prefix) PREFIX=$(realpath -m "${2:?--prefix needs a directory}"); shift 2 ;;
             -h | --help) usage; exit 0 ;;
             *) usage >&2; exit 2 ;;
         esac
     done
-    if ! dry_run && [[ $(id -u) -ne 0 ]]; then
-        die "run as root (sudo $0), or with --root DIR to lay out the files only"
+    if [[ $USER_MODE == 1 ]]; then
+        use_user_layout
+    elif [[ -n $PREFIX ]]; then
+        die "--prefix goes with --user"
+    elif ! dry_run && [[ $(id -u) -ne 0 ]]; then
+        die "run as root (sudo $0), with --user to install for your own account, or with --root DIR to lay out the files only"
     fi
 }
+
+# --user: everything under PREFIX, owned by the account running this; nothing outside it changes.
+use_user_layout() {
+    [[ -z $ROOT ]] || die "--user and --root do not go together"
+    [[ $(id -u) -ne 0 ]] || die "--user installs for an ordinary account: as root, leave it out"
+    [[ $SUPERVISOR != systemd ]] ||
+        die "--user needs supervisor=supervisord or none (this project's systemd unit is a system service)"
+    PREFIX=${PREFIX:-$HOME/$APP_NAME}
+    # The paths are written into configuration files: keep them plain.
+    [[ $PREFIX =~ ^/[A-Za-z0-9._/-]+$ ]] || die "--prefix: use letters, digits and ._-/ only, not '$PREFIX'"
+    APP_DIR=$PREFIX/app
+    STATE_DIR=$PREFIX/data
+    RUN_DIR=$PREFIX/run
+    LOG_DIR=$PREFIX/log
+    CONF_DIR=$PREFIX/etc
+    SERVICE_USER=$(id -un)
+}
+
+user_mode() { [[ $USER_MODE == 1 ]]; }
 
 # ---------------------------------------------------------------- where each distribution keeps things
 detect_os() {
@@ -181,6 +221,10 @@ find_python() {
 
 # ---------------------------------------------------------------- the steps
 ensure_user() {
+    if user_mode; then
+        say "running as $SERVICE_USER"
+        return
+    fi
     if dry_run || ! getent passwd "$APP_NAME" >/dev/null; then
         run useradd --system --user-group --home-dir "$STATE_DIR" --no-create-home --shell "$NOLOGIN" "$APP_NAME"
     else
@@ -211,6 +255,15 @@ copy_code() {
 }
 
 ensure_directories() {
+    if user_mode; then
+        # Group members (the proxy's user, once an administrator adds it) may pass through to the socket and files.
+        chmod 0750 "$PREFIX"
+        local directory
+        for directory in "$STATE_DIR" "$RUN_DIR" "$LOG_DIR" "$CONF_DIR"; do
+            make_directory "$directory" 0750 "$SERVICE_USER"
+        done
+        return
+    fi
     make_directory "$STATE_DIR" 0750 "$APP_NAME"
     if [[ $SUPERVISOR != systemd ]]; then
         # systemd's RuntimeDirectory= makes /run/$APP_NAME for the unit; otherwise tmpfiles.d does, at every boot.
@@ -249,7 +302,7 @@ PYTHON
         say ".env: DATA_DIR=$STATE_DIR"
     fi
     chmod 600 "$env_file"
-    if ! dry_run; then
+    if ! dry_run && ! user_mode; then
         chown "$APP_NAME:$APP_NAME" "$env_file"
     fi
 }
@@ -269,7 +322,7 @@ ensure_virtualenv() {
 
 database_password() {
     local url
-    url=$(sed -n 's/^DATABASE_URL=//p' "$ROOT$APP_DIR/.env" | tail -n 1)
+    url=$(sed -n 's/^DATABASE_URL=//p' "$(env_file)" | tail -n 1)
     url=${url#*://}
     url=${url%%@*}
     printf '%s' "${url#*:}"
@@ -277,7 +330,11 @@ database_password() {
 
 ensure_postgresql() {
     local password
-    if ! grep -Eq '^DATABASE_URL=postgresql://[^@]+@(127\.0\.0\.1|localhost)[:/]' "$ROOT$APP_DIR/.env"; then
+    if user_mode; then
+        ensure_database_reachable
+        return
+    fi
+    if ! grep -Eq '^DATABASE_URL=postgresql://[^@]+@(127\.0\.0\.1|localhost)[:/]' "$(env_file)"; then
         say "DATABASE_URL names another server: create the role and database there with deploy/postgresql.sql"
         return
     fi
@@ -294,11 +351,30 @@ ensure_postgresql() {
     fi
     # The password goes in on standard input, never on a command line that `ps` shows.
     printf '+ psql as postgres < deploy/postgresql.sql\n'
-    { printf '\\set db_password %s\n' "$password"; cat "$APP_DIR/deploy/postgresql.sql"; } |
+    { printf '\\set db_password %s\n' "$password"; cat "$SOURCE_DIR/deploy/postgresql.sql"; } |
         (cd / && runuser -u postgres -- psql -X --quiet -v ON_ERROR_STOP=1)
     if [[ $OS_FAMILY == rhel ]]; then
         allow_password_login
     fi
+}
+
+# The .env the database password comes from: the installed one, or a --user install's (--database-for).
+env_file() {
+    printf '%s' "${DATABASE_FOR:-$ROOT$APP_DIR/.env}"
+}
+
+# --user cannot create a role: check that the app can log in, else say what an administrator runs (the password stays
+# in .env; the command reads it from there).
+ensure_database_reachable() {
+    local check='import sys, psycopg; psycopg.connect(sys.argv[1], connect_timeout=5).close()' url
+    url=$(sed -n 's/^DATABASE_URL=//p' "$APP_DIR/.env" | tail -n 1)
+    if "$APP_DIR/.venv/bin/python" -c "$check" "$url" 2>/dev/null; then
+        say "PostgreSQL: $PACKAGE can log in"
+        return
+    fi
+    say "PostgreSQL does not let $PACKAGE log in yet. An administrator creates the role and database, once:"
+    as_root "$APP_DIR/deploy/install.sh --database-for $APP_DIR/.env"
+    die "database not ready: run this script again after that"
 }
 
 # `systemctl start postgresql` returns before the server accepts connections (on Debian that unit only pulls in the
@@ -326,6 +402,10 @@ allow_password_login() {
 
 # manage.py as the service user, with the settings the server runs with (from .env), in the code directory.
 manage() {
+    if user_mode; then
+        (cd "$APP_DIR" && run "$APP_DIR/.venv/bin/python" "$APP_DIR/manage.py" "$@")
+        return
+    fi
     (cd "$ROOT$APP_DIR" && run runuser -u "$APP_NAME" -- "$APP_DIR/.venv/bin/python" "$APP_DIR/manage.py" "$@")
 }
 
@@ -431,12 +511,23 @@ label() {
 
 start_server() {
     local changed=0
+    if user_mode; then
+        start_user_server
+        return
+    fi
     case $SUPERVISOR in
         systemd)
-            install_file "$ROOT$APP_DIR/deploy/$APP_NAME.service" "/etc/systemd/system/$APP_NAME.service" 0644 && changed=1
+            install_file "$ROOT$APP_DIR/deploy/$APP_NAME.socket" "/etc/systemd/system/$APP_NAME.socket" 0644 && changed=2
+            install_file "$ROOT$APP_DIR/deploy/$APP_NAME.service" "/etc/systemd/system/$APP_NAME.service" 0644 &&
+                changed=$((changed | 1))
             run systemctl daemon-reload
-            run systemctl enable "$APP_NAME"
-            if [[ $changed == 1 ]] || dry_run || ! systemctl is-active --quiet "$APP_NAME"; then
+            run systemctl enable "$APP_NAME.socket" "$APP_NAME.service"
+            if [[ $changed -ge 2 ]] || dry_run; then
+                # A new or changed socket: the service must let go of the old one (a restart takes the new one).
+                run systemctl stop "$APP_NAME.service"
+                run systemctl restart "$APP_NAME.socket"
+            fi
+            if [[ $changed != 0 ]] || dry_run || ! systemctl is-active --quiet "$APP_NAME"; then
                 run systemctl restart "$APP_NAME"
             else
                 run systemctl reload "$APP_NAME"
@@ -460,13 +551,130 @@ start_server() {
     esac
 }
 
+# ---------------------------------------------------------------- --user: no root
+# A generated file with the system paths it names (/srv, /var/lib, /run, /var/log) moved under PREFIX.
+relocate() {
+    local name=$APP_NAME
+    sed -e "s#/srv/$name\([/\" ]\|\$\)#$APP_DIR\1#g" -e "s#/var/lib/$name\([/\" ]\|\$\)#$STATE_DIR\1#g" \
+        -e "s#/run/$name\([/\" ]\|\$\)#$RUN_DIR\1#g" -e "s#/var/log/$name\([/\" ]\|\$\)#$LOG_DIR\1#g" "$1"
+}
+
+install_relocated() {
+    local source=$1 target=$2 relocated status=0
+    relocated=$(mktemp)
+    relocate "$source" >"$relocated"
+    install_file "$relocated" "$target" 0644 || status=$?
+    rm -f "$relocated"
+    return "$status"
+}
+
+# The user's own supervisord: its socket, pid file and log under PREFIX, this app's program included.
+write_user_supervisord_conf() {
+    local conf
+    conf=$(mktemp)
+    cat >"$conf" <<CONF
+; supervisord for $SERVICE_USER's $APP_NAME, written by deploy/install.sh --user.
+;   $APP_DIR/.venv/bin/supervisorctl -c $CONF_DIR/supervisord.conf status
+[unix_http_server]
+file=$RUN_DIR/supervisor.sock
+chmod=0700
+
+[supervisord]
+logfile=$LOG_DIR/supervisord.log
+pidfile=$RUN_DIR/supervisord.pid
+
+[rpcinterface:supervisor]
+supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
+
+[supervisorctl]
+serverurl=unix://$RUN_DIR/supervisor.sock
+
+[include]
+files = $CONF_DIR/$APP_NAME.program.conf
+CONF
+    install_file "$conf" "$CONF_DIR/supervisord.conf" 0644 || true
+    rm -f "$conf"
+}
+
+user_supervisorctl() {
+    "$APP_DIR/.venv/bin/supervisorctl" -c "$CONF_DIR/supervisord.conf" "$@"
+}
+
+start_user_server() {
+    if [[ $SUPERVISOR == none ]]; then
+        say "no supervisor chosen: start the server yourself, e.g."
+        say "  RUN_DIR=$RUN_DIR $(server_command)"
+        return
+    fi
+    run "$APP_DIR/.venv/bin/python" -m pip install --quiet supervisor
+    local program=$CONF_DIR/$APP_NAME.program.conf changed=0 program_text
+    program_text=$(mktemp)
+    # The program runs as the account supervisord runs as: user= names it.
+    relocate "$APP_DIR/deploy/supervisord.conf" | sed "s/^user=.*/user=$SERVICE_USER/" >"$program_text"
+    install_file "$program_text" "$program" 0644 && changed=1
+    rm -f "$program_text"
+    write_user_supervisord_conf
+    if ! user_supervisorctl pid >/dev/null 2>&1; then
+        run "$APP_DIR/.venv/bin/supervisord" -c "$CONF_DIR/supervisord.conf"
+        wait_for_supervisord
+        return
+    fi
+    run user_supervisorctl reread
+    run user_supervisorctl update "$APP_NAME"
+    if [[ $changed == 0 ]]; then
+        reload_server
+    fi
+}
+
+# The site, relocated, for an administrator to enable: only root may change the proxy. The commands they run are
+# printed one per line, as "as root: COMMAND".
+prepare_proxy_site_for_administrator() {
+    local site=$CONF_DIR/$PROXY-site.conf link test_command service modules="" directory mode group
+    case $PROXY in
+        nginx)
+            install_relocated "$APP_DIR/deploy/nginx.conf" "$site" || true
+            link=${NGINX_ENABLED:-$NGINX_SITE} test_command="nginx -t" service=nginx
+            ;;
+        apache)
+            install_relocated "$APP_DIR/deploy/apache.conf" "$site" || true
+            install_relocated "$APP_DIR/deploy/apache-shared-site.conf" "$CONF_DIR/apache-shared-site.conf" || true
+            link=${APACHE_ENABLED:-$APACHE_SITE} test_command="$APACHE_CTL configtest" service=$APACHE_SERVICE
+            modules=$(sed -n 's/^# Modules to enable: //p' "$site")
+            ;;
+    esac
+    say "the proxy is the administrator's: to serve the app they run, once, as root:"
+    # The proxy's user joins this account's group: the socket, the static files and the maintenance page are
+    # readable by the group, nobody else.
+    as_root "usermod --append --groups $(id -gn) $PROXY_USER"
+    # Every directory above PREFIX must let it through: as "other", or as a member of its group.
+    directory=$PREFIX
+    while directory=$(dirname "$directory") && [[ $directory != / ]]; do
+        mode=$(stat -c %A "$directory")
+        group=$(stat -c %G "$directory")
+        if ! [[ ${mode:9:1} == [xt] || (${mode:6:1} == [xs] && $group == "$(id -gn)") ]]; then
+            as_root "chmod o+x $directory"
+        fi
+    done
+    if [[ -n $modules && $OS_FAMILY == debian ]]; then
+        as_root "a2enmod -q $modules"
+    fi
+    as_root "ln -sfn $site $link"
+    as_root "$test_command"
+    as_root "systemctl reload-or-restart $service"
+}
+
+as_root() {
+    printf 'install.sh: as root: %s\n' "$*"
+}
+
 # `systemctl start` returns before supervisord listens on its socket (the unit is Type=simple): on a fresh server
 # supervisorctl would fail with "no such file". Wait for it, 15 s at most.
 wait_for_supervisord() {
     dry_run && return 0
-    local attempt
+    local attempt control=supervisorctl
+    user_mode && control=user_supervisorctl
     for attempt in $(seq 75); do
-        supervisorctl pid >/dev/null 2>&1 && return 0
+        "$control" pid >/dev/null 2>&1 && return 0
         sleep 0.2
     done
     die "supervisord is not answering (attempt $attempt): see journalctl -u $SUPERVISOR_SERVICE"
@@ -482,7 +690,9 @@ server_command() {
 
 # Graceful reload that loads the new code (supervisord has no reload command of its own).
 reload_server() {
-    if [[ $SERVER == gunicorn ]]; then
+    if [[ $SERVER == gunicorn ]] && user_mode; then
+        run user_supervisorctl signal HUP "$APP_NAME"
+    elif [[ $SERVER == gunicorn ]]; then
         run supervisorctl signal HUP "$APP_NAME"
     else
         run touch "$RUN_DIR/uwsgi.reload"
@@ -497,12 +707,23 @@ summary() {
         systemd) say "logs: journalctl -u $APP_NAME; reload after a code change: run this script again" ;;
         supervisord) say "logs: $LOG_DIR/$SERVER.log; reload after a code change: run this script again" ;;
     esac
+    if user_mode && [[ $SUPERVISOR == supervisord ]]; then
+        say "status: $APP_DIR/.venv/bin/supervisorctl -c $CONF_DIR/supervisord.conf status"
+        say "to start it at boot, add to your crontab (crontab -e):"
+        say "  @reboot $APP_DIR/.venv/bin/supervisord -c $CONF_DIR/supervisord.conf"
+    fi
     return 0
 }
 
 main() {
     parse_arguments "$@"
     detect_os
+    if [[ -n $DATABASE_FOR ]]; then
+        [[ $DATABASE == postgresql ]] || die "--database-for: this project has no PostgreSQL database"
+        [[ -r $DATABASE_FOR ]] || die "--database-for: cannot read $DATABASE_FOR"
+        ensure_postgresql
+        return
+    fi
     if [[ $INSTALL_PACKAGES == 1 ]]; then
         install_packages
     fi
@@ -514,7 +735,9 @@ main() {
     [[ $DATABASE == postgresql ]] && ensure_postgresql
     prepare_app
     start_server
-    if [[ $PROXY != none ]]; then
+    if [[ $PROXY != none ]] && user_mode; then
+        prepare_proxy_site_for_administrator
+    elif [[ $PROXY != none ]]; then
         configure_selinux
         ensure_certificate
         install_proxy
