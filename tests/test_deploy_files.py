@@ -112,9 +112,16 @@ def consistency_problems(answers: dict, files: dict[str, str]) -> list[str]:
         # Behind a proxy gunicorn splits off the prefix; facing clients, the app does (redirect, 404 outside).
         split_by_gunicorn = f'os.environ.get("URL_PREFIX", "{prefix}")' in server and "raw_env = " in server
         expect(split_by_gunicorn == (answers["proxy"] != "none"), "gunicorn: SCRIPT_NAME from the prefix")
-        expect(f'bind = ["{"unix:" if answers["bind"] == "unix" else ""}{address}"]' in server, "gunicorn: bind")
+        if answers["bind"] == "unix":  # /run/<slug> unless RUN_DIR moves it (install.sh --user)
+            run_dir = f'run_dir = os.environ.get("RUN_DIR", "/run/{SLUG}")\n'
+            expect(run_dir in server and 'bind = [f"unix:{run_dir}/gunicorn.sock"]' in server, "gunicorn: bind")
+        else:
+            expect(f'bind = ["{address}"]' in server, "gunicorn: bind")
     else:
         server = files["uwsgi.ini"]
+        # /run/<slug> unless RUN_DIR moves it (install.sh --user)
+        expect(f"set-placeholder = run_dir=/run/{SLUG}\n" in server, "uwsgi: run_dir placeholder")
+        server = server.replace("%(run_dir)", f"/run/{SLUG}")
         expect((f"mount = {prefix}=wsgi:application" in server) == bool(prefix), "uwsgi: mount for the prefix")
         expect(re.search(rf"^(http-)?socket = {re.escape(address)}$", server, re.M) is not None, "uwsgi: socket")
         expect(("http-socket = 127.0.0.1" in server) == (answers["proxy"] == "none"), "uwsgi: HTTP only without proxy")

@@ -178,3 +178,27 @@ def test_second_run_changes_nothing(installed):
 def test_system_packages_script_passes_shellcheck():
     check = validators.shellcheck(TEMPLATE_ROOT / "scripts" / "install-system-packages.sh")
     assert check.ok, check
+
+
+# ---------------------------------------------------------------- --user: refused where it cannot work
+# The --user install itself runs for real in every supervisord stack of tests/e2e (as an ordinary account).
+USER_REFUSALS = [
+    ({"supervisor": "supervisord"}, ["--user"], "--user installs for an ordinary account: as root, leave it out"),
+    ({"supervisor": "supervisord"}, ["--prefix", "/tmp/somewhere"], "--prefix goes with --user"),
+    ({"supervisor": "supervisord"}, ["--user", "--root", "/tmp/preview"], "--user and --root do not go together"),
+    ({"database": "sqlite"}, ["--database-for", "/tmp/.env"], "--database-for: this project has no PostgreSQL"),
+]
+
+
+@pytest.mark.parametrize(("answers", "arguments", "message"), USER_REFUSALS, ids=["root", "prefix", "root-dir", "db"])
+def test_user_install_options_are_refused_clearly(tmp_path, answers, arguments, message):
+    if os.geteuid() != 0 and arguments == ["--user"]:
+        pytest.skip("checks the refusal as root; this test runs as an ordinary user")
+    project = render_cookiecutter(tmp_path, **answers)
+    bash = require_tool("bash")
+    result = subprocess.run(
+        [bash, str(project / "deploy" / "install.sh"), "--os", "debian", *arguments],
+        capture_output=True, text=True, check=False, timeout=60,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert f"install.sh: error: {message}" in result.stderr, result.stdout + result.stderr
