@@ -658,6 +658,10 @@ prepare_proxy_site_for_administrator() {
     if [[ -n $modules && $OS_FAMILY == debian ]]; then
         as_root "a2enmod -q $modules"
     fi
+    case $TLS in
+        certbot) as_root "certbot certonly --$PROXY --non-interactive --agree-tos -m $ADMIN_EMAIL -d $DOMAIN" ;;
+        certificate) say "the site expects the certificate in /etc/ssl/$APP_NAME/fullchain.pem and its key in privkey.pem" ;;
+    esac
     as_root "ln -sfn $site $link"
     as_root "$test_command"
     as_root "systemctl reload-or-restart $service"
