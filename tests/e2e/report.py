@@ -19,6 +19,7 @@ def row(result: dict) -> str:
     reload = metrics.get("reload", {})
     cells = [
         result["name"],
+        metrics.get("install_mode", "-"),
         seconds(metrics.get("first_200_seconds")),
         seconds(metrics.get("kill9_recovery_seconds")),
         ", ".join(f"{kind} x{count}" for kind, count in metrics.get("kill9_answers", {}).items()) or "-",
@@ -44,14 +45,16 @@ def write_summary(since: float = 0.0) -> Path | None:
     lines = [
         "# End-to-end stacks",
         "",
-        "framework-server-proxy-supervisor-database. first 200: from the start command to the first 200 through the"
-        " proxy; kill -9: from SIGKILL of the server's master to the next 200, and what answered meanwhile; reload:"
+        "framework-server-proxy-supervisor-database. install: as root, or `install.sh --user` (an ordinary account"
+        " with its own supervisord). first 200: from the start command to the first 200 through the"
+        " proxy; kill -9: from SIGKILL of the server's master to the next 200 from a new master (systemd stacks take"
+        " their socket from a .socket unit, so requests wait rather than fail), and what answered meanwhile; reload:"
         " failed / total requests of 16 keep-alive clients while install.sh deployed a code change (stale: requests"
         " resent once on a new connection after the server closed an idle keep-alive one, RFC 9112 9.3.1).",
         "",
-        "| stack | first 200 | kill -9 recovery | answers while down | reload failed / requests | stale | stop"
-        " | install | checks |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| stack | install | first 200 | kill -9 recovery | answers while down | reload failed / requests | stale"
+        " | stop | install time | checks |",
+        "|---|---|---|---|---|---|---|---|---|---|",
         *(row(result) for result in results),
         "",
     ]
