@@ -42,6 +42,8 @@ USER_MODE=0
 PREFIX=""
 DATABASE_FOR=""
 SERVICE_USER=$APP_NAME
+# supervisorctl for this install: the system's, or with --user the account's own supervisord's.
+SUPERVISORCTL=(supervisorctl)
 
 usage() {
     cat <<USAGE
@@ -129,6 +131,7 @@ use_user_layout() {
     LOG_DIR=$PREFIX/log
     CONF_DIR=$PREFIX/etc
     SERVICE_USER=$(id -un)
+    SUPERVISORCTL=("$APP_DIR/.venv/bin/supervisorctl" -c "$CONF_DIR/supervisord.conf")
 }
 
 user_mode() { [[ $USER_MODE == 1 ]]; }
@@ -320,9 +323,13 @@ ensure_virtualenv() {
     run "$venv/bin/python" -m pip install --quiet --editable "$ROOT$APP_DIR"
 }
 
+database_url() {
+    sed -n 's/^DATABASE_URL=//p' "$(env_file)" | tail -n 1
+}
+
 database_password() {
     local url
-    url=$(sed -n 's/^DATABASE_URL=//p' "$(env_file)" | tail -n 1)
+    url=$(database_url)
     url=${url#*://}
     url=${url%%@*}
     printf '%s' "${url#*:}"
@@ -366,9 +373,8 @@ env_file() {
 # --user cannot create a role: check that the app can log in, else say what an administrator runs (the password stays
 # in .env; the command reads it from there).
 ensure_database_reachable() {
-    local check='import sys, psycopg; psycopg.connect(sys.argv[1], connect_timeout=5).close()' url
-    url=$(sed -n 's/^DATABASE_URL=//p' "$APP_DIR/.env" | tail -n 1)
-    if "$APP_DIR/.venv/bin/python" -c "$check" "$url" 2>/dev/null; then
+    local check='import sys, psycopg; psycopg.connect(sys.argv[1], connect_timeout=5).close()'
+    if "$APP_DIR/.venv/bin/python" -c "$check" "$(database_url)" 2>/dev/null; then
         say "PostgreSQL: $PACKAGE can log in"
         return
     fi
@@ -538,8 +544,8 @@ start_server() {
             run systemctl enable --now "$SUPERVISOR_SERVICE"
             wait_for_supervisord
             # update starts a new program and restarts a changed one.
-            run supervisorctl reread
-            run supervisorctl update "$APP_NAME"
+            run "${SUPERVISORCTL[@]}" reread
+            run "${SUPERVISORCTL[@]}" update "$APP_NAME"
             if [[ $changed == 0 ]]; then
                 reload_server
             fi
@@ -596,9 +602,6 @@ CONF
     rm -f "$conf"
 }
 
-user_supervisorctl() {
-    "$APP_DIR/.venv/bin/supervisorctl" -c "$CONF_DIR/supervisord.conf" "$@"
-}
 
 start_user_server() {
     if [[ $SUPERVISOR == none ]]; then
@@ -614,13 +617,13 @@ start_user_server() {
     install_file "$program_text" "$program" 0644 && changed=1
     rm -f "$program_text"
     write_user_supervisord_conf
-    if ! user_supervisorctl pid >/dev/null 2>&1; then
+    if ! "${SUPERVISORCTL[@]}" pid >/dev/null 2>&1; then
         run "$APP_DIR/.venv/bin/supervisord" -c "$CONF_DIR/supervisord.conf"
         wait_for_supervisord
         return
     fi
-    run user_supervisorctl reread
-    run user_supervisorctl update "$APP_NAME"
+    run "${SUPERVISORCTL[@]}" reread
+    run "${SUPERVISORCTL[@]}" update "$APP_NAME"
     if [[ $changed == 0 ]]; then
         reload_server
     fi
@@ -675,13 +678,13 @@ as_root() {
 # supervisorctl would fail with "no such file". Wait for it, 15 s at most.
 wait_for_supervisord() {
     dry_run && return 0
-    local attempt control=supervisorctl
-    user_mode && control=user_supervisorctl
+    local attempt log="journalctl -u $SUPERVISOR_SERVICE"
+    user_mode && log=$LOG_DIR/supervisord.log
     for attempt in $(seq 75); do
-        "$control" pid >/dev/null 2>&1 && return 0
+        "${SUPERVISORCTL[@]}" pid >/dev/null 2>&1 && return 0
         sleep 0.2
     done
-    die "supervisord is not answering (attempt $attempt): see journalctl -u $SUPERVISOR_SERVICE"
+    die "supervisord is not answering (attempt $attempt): see $log"
 }
 
 server_command() {
@@ -694,10 +697,8 @@ server_command() {
 
 # Graceful reload that loads the new code (supervisord has no reload command of its own).
 reload_server() {
-    if [[ $SERVER == gunicorn ]] && user_mode; then
-        run user_supervisorctl signal HUP "$APP_NAME"
-    elif [[ $SERVER == gunicorn ]]; then
-        run supervisorctl signal HUP "$APP_NAME"
+    if [[ $SERVER == gunicorn ]]; then
+        run "${SUPERVISORCTL[@]}" signal HUP "$APP_NAME"
     else
         run touch "$RUN_DIR/uwsgi.reload"
     fi
