@@ -487,9 +487,10 @@ class Stack:
             return f"{self.checkout}/{PACKAGE}/templates/pages/about.html"
         return f"{self.checkout}/{PACKAGE}/templates/about.html"
 
-    def check_reload_under_load(self) -> None:
+    def check_reload_under_load(self, count_failures: bool = False) -> dict:
         """16 clients on a page while the code changes and install.sh runs again (the documented way to deploy a
-        change: it reloads the server gracefully); zero failed requests, and the new code is served after."""
+        change: it reloads the server gracefully); zero failed requests, and the new code is served after. Returns
+        the load generator's result; with count_failures, failed requests are left to the caller to count."""
         marker = f"e2e-reload-{secrets.token_hex(6)}"
         url = f"{self.base}{PREFIX}/about"
         ready, stop = "/exchange/load.ready", "/exchange/load.stop"
@@ -530,12 +531,14 @@ class Stack:
         self.report.metrics["reload"] = {k: load[k] for k in ("requests", "failed", "stale_retries", "max_latency")}
         self.report.metrics["reload_failed_requests"] = load["failed"]
         assert load["hung_clients"] == 0, f"{load['hung_clients']} clients still waiting at the end"
-        assert load["failed"] == 0, f"{load['failed']} of {load['requests']} requests failed: {load['failures']}"
+        failed = f"{load['failed']} of {load['requests']} requests failed: {load['failures']}"
+        assert count_failures or load["failed"] == 0, failed
         # The new code is served once the reload is over (uWSGI's chain reload replaces one worker at a time).
         deadline = time.monotonic() + 30
         while marker not in (page := self.get(f"{PREFIX}/about")).text and time.monotonic() < deadline:
             time.sleep(0.2)
         assert marker in page.text, "the old code is still served after the reload"
+        return load
 
     # ------------------------------------------------------------ systemd hardening
 
