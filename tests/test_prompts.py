@@ -41,8 +41,8 @@ def test_copier_hidden_cookiecutter_variable_carries_every_answer():
     """The tree reads cookiecutter.<key>; copier gets it from this hidden computed answer."""
     hidden = COPIER["cookiecutter"]
     assert hidden["when"] is False
-    carried = re.findall(r'"(\w+)":', hidden["default"])
-    assert carried == [*ISSUE_KEYS, "__url_prefix"]
+    carried = re.findall(r'^\s*"(\w+)":', hidden["default"], re.M)
+    assert carried == [*ISSUE_KEYS, "__url_prefix", "__family"]
     assert PROMPTS["__url_prefix"].replace("cookiecutter.", "").strip("{} ") in hidden["default"]
 
 
