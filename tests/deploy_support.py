@@ -38,6 +38,11 @@ MATRIX_KEYS = ("framework", "server", "proxy", "supervisor", "database", "bind",
 
 
 def kind_of(name: str) -> str:
+    """The kind of a rendered deploy/ file, by its path under deploy/."""
+    if name == "steps/project.sh":
+        return "install-project"
+    if name.startswith("steps/"):
+        return "install-step"
     if name.endswith(".service"):
         return "systemd"
     if name.endswith(".socket"):
@@ -74,8 +79,12 @@ class DeployRenderer:
             context={"cookiecutter": PROMPTS}, keep_trailing_newline=True, **PROMPTS["_jinja2_env_vars"]
         )
         self.templates = [
-            (self.environment.from_string(path.name), self.environment.from_string(path.read_text()))
-            for path in sorted(DEPLOY_TEMPLATE_DIR.iterdir())
+            (
+                self.environment.from_string(str(path.relative_to(DEPLOY_TEMPLATE_DIR))),
+                self.environment.from_string(path.read_text()),
+            )
+            for path in sorted(DEPLOY_TEMPLATE_DIR.rglob("*"))
+            if path.is_file()
         ]
 
     def context(self, answers: dict) -> dict:
@@ -102,7 +111,7 @@ class DeployRenderer:
         files = {}
         for name_template, content_template in self.templates:
             name = name_template.render(**context)
-            if name:
+            if name and not name.endswith("/"):  # an empty file name: not generated for these answers
                 files[name] = content_template.render(**context)
         return files
 
@@ -126,13 +135,13 @@ class UniqueFile:
         return label(self.combos[0])
 
 
-# install.sh differs between combinations only in its block of answer constants (KEY="value" lines).
+# steps/project.sh differs between combinations only in its answer constants (KEY="value" lines).
 ANSWER_CONSTANT = re.compile(r'^[A-Z_]+="[^"]*"$', re.MULTILINE)
 SAFE_CONSTANT = re.compile(r'^[A-Z_]+="[A-Za-z0-9@._/:+ -]*"$')
 
 
 def dedup_key(kind: str, content: str) -> str:
-    if kind == "install":
+    if kind == "install-project":
         content = ANSWER_CONSTANT.sub("CONSTANT", content)
     return hashlib.sha256(f"{kind}\0{content}".encode()).hexdigest()
 

@@ -71,7 +71,7 @@ def test_matrix_covers_every_accepted_combination():
     kinds = {kind: len(files) for kind, files in unique_files().items()}
     assert set(kinds) == {
         "gunicorn", "uwsgi", "nginx", "apache", "apache-shared", "systemd", "systemd-socket", "supervisord", "install",
-        "postgresql", "maintenance",
+        "install-project", "install-step", "postgresql", "maintenance",
     }  # fmt: skip
 
 
@@ -87,7 +87,8 @@ RENDER_SAMPLES = [
 @pytest.mark.parametrize("answers", RENDER_SAMPLES, ids=["flask", "django", "dash"])
 def test_fast_render_matches_cookiecutter(tmp_path, answers):
     project = render_cookiecutter(tmp_path, **answers)
-    on_disk = {path.name: path.read_text() for path in (project / "deploy").iterdir()}
+    deploy = project / "deploy"
+    on_disk = {str(path.relative_to(deploy)): path.read_text() for path in deploy.rglob("*") if path.is_file()}
     assert DeployRenderer().render(answers) == on_disk
 
 
@@ -184,8 +185,7 @@ def consistency_problems(answers: dict, files: dict[str, str]) -> list[str]:
         group_stop = "stopasgroup=true" if answers["server"] == "gunicorn" else "stopasgroup=false"
         expect(group_stop in program, f"supervisord: {group_stop}")
         expect("killasgroup=true" in program and "autorestart=true" in program, "supervisord: group kill, restart")
-    answers_block = files["install.sh"].split("\nAPP_DIR=")[0]
-    for line in ANSWER_CONSTANT.findall(answers_block):
+    for line in ANSWER_CONSTANT.findall(files["steps/project.sh"]):
         expect(SAFE_CONSTANT.match(line) is not None, f"install.sh: constant needs quoting: {line}")
     return problems
 
@@ -337,15 +337,28 @@ def test_supervisord_parser_rejects_a_bad_signal_and_an_unknown_key(scratch, cer
 
 
 # ---------------------------------------------------------------- install.sh
-@pytest.mark.parametrize("unique", params("install"))
-def test_install_script_passes_shellcheck(unique, scratch):
-    check = validators.shellcheck(write(scratch, "install.sh", unique.content))
+def write_deploy_dir(scratch: Path, files: dict[str, str]) -> Path:
+    deploy = scratch / "deploy"
+    for name, content in files.items():
+        (deploy / name).parent.mkdir(parents=True, exist_ok=True)
+        (deploy / name).write_text(content)
+    return deploy
+
+
+@pytest.mark.parametrize("unique", params("install") + params("install-project") + params("install-step"))
+def test_install_script_and_steps_pass_shellcheck(unique, scratch):
+    """install.sh with the steps it sources; each step file on its own too."""
+    deploy = write_deploy_dir(scratch, {**unique.companion, unique.name: unique.content})
+    check = validators.shellcheck(deploy / unique.name)
     assert check.ok, check
 
 
 def test_shellcheck_rejects_an_unquoted_variable(scratch):
-    broken = first_file("install").content.replace('rm -f "$backup"', "rm -f $backup", 1)
-    assert not validators.shellcheck(write(scratch, "install.sh", broken)).ok
+    common = next(unique for unique in unique_files()["install-step"] if unique.name == "steps/common.sh")
+    broken = common.content.replace('rm -f "$backup"', "rm -f $backup", 1)
+    assert broken != common.content
+    deploy = write_deploy_dir(scratch, {**common.companion, "steps/common.sh": broken})
+    assert not validators.shellcheck(deploy / "steps/common.sh").ok
 
 
 # ---------------------------------------------------------------- postgresql.sql

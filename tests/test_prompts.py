@@ -42,7 +42,7 @@ def test_copier_hidden_cookiecutter_variable_carries_every_answer():
     hidden = COPIER["cookiecutter"]
     assert hidden["when"] is False
     carried = re.findall(r'^\s*"(\w+)":', hidden["default"], re.M)
-    assert carried == [*ISSUE_KEYS, "__url_prefix", "__family"]
+    assert carried == [*ISSUE_KEYS, "__url_prefix", "__family", "__app_dir", "__data_dir", "__run_dir", "__log_dir"]
     assert PROMPTS["__url_prefix"].replace("cookiecutter.", "").strip("{} ") in hidden["default"]
 
 

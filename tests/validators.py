@@ -200,8 +200,10 @@ def supervisord_parse(program: str, scratch: Path) -> Check:
 
 # ---------------------------------------------------------------- shell, SQL
 def shellcheck(script: Path) -> Check:
-    """Every finding, style level included; shellcheck prints them on stdout."""
-    return run([require_tool("shellcheck"), "--severity=style", "-f", "gcc", str(script)], quiet_stdout=True)
+    """Every finding, style level included; shellcheck prints them on stdout. Files the script sources (with a
+    `shellcheck source=` directive, relative to the script) are read too."""
+    command = [require_tool("shellcheck"), "--severity=style", "-f", "gcc", "--external-sources", script.name]
+    return run(command, quiet_stdout=True, cwd=script.parent)
 
 
 def psql_script(server_url: str, script: Path, variables: dict[str, str] | None = None, stdin: str = "") -> Check:
