@@ -186,7 +186,7 @@ USER_REFUSALS = [
     ({"supervisor": "supervisord"}, ["--user"], "--user installs for an ordinary account: as root, leave it out"),
     ({"supervisor": "supervisord"}, ["--prefix", "/tmp/somewhere"], "--prefix goes with --user"),
     ({"supervisor": "supervisord"}, ["--user", "--root", "/tmp/preview"], "--user and --root do not go together"),
-    ({"database": "sqlite"}, ["--database-for", "/tmp/.env"], "--database-for: this project has no database server to prepare"),
+    ({"database": "sqlite"}, ["--database-for", "/tmp/.env"], "--database-for: this project has no database server"),
 ]
 
 
