@@ -6,8 +6,8 @@
 #                                       change the running system (packages, users, services, the database)
 #   deploy/install.sh --user [--prefix DIR]
 #                                       no root: install under DIR (default ~/{{ cookiecutter.project_slug }}) and run the app as
-#                                       yourself, under your own supervisord; print what an administrator must do
-#                                       for the proxy (and the database)
+#                                       yourself; print what an administrator must do for the proxy (and the
+#                                       database)
 #
 # Safe to run again after every code change: it only changes what differs, then reloads (or restarts) the app.
 # The steps are in deploy/steps/: common.sh and base.sh for every project, then one file per answer this project
@@ -102,7 +102,7 @@ main() {
     if has_phase proxy; then
         let_proxy_in
         configure_selinux
-        run_phase certificate
+        run_phase tls
         run_phase proxy
     fi
     summary

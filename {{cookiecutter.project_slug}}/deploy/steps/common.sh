@@ -236,7 +236,7 @@ publish_site() {
     [[ -f $ROOT$target ]] && cp -p "$ROOT$target" "$backup"
     if install_file "$source" "$target" 0644; then
         if [[ -n $enabled_link ]]; then
-            # What a2ensite does; nginx on Debian reads sites-enabled the same way.
+            # Debian's proxies read the sites-enabled link.
             install -d -m 0755 "$ROOT$(dirname "$enabled_link")"
             ln -sfn "../sites-available/$(basename "$target")" "$ROOT$enabled_link"
             say "enabled $enabled_link"
@@ -259,7 +259,7 @@ publish_site() {
     system systemctl reload-or-restart "$service"
 }
 
-# /run/APP_NAME at every boot, where systemd's RuntimeDirectory= does not make it.
+# RUN_DIR made at every boot (tmpfiles.d), for a supervisor that does not make it itself.
 run_directory_at_boot() {
     printf 'd %s 0750 %s %s -\n' "$RUN_DIR" "$APP_NAME" "$APP_NAME" | install_text "/etc/tmpfiles.d/$APP_NAME.conf" 0644 || true
     system systemd-tmpfiles --create "/etc/tmpfiles.d/$APP_NAME.conf"
