@@ -1,12 +1,13 @@
 """A new option value needs template files plus one plugin module, and no edit to the hooks' core.
 
-The test copies the template, adds a throwaway proxy value "caddy" (its choice, a template file, a plugin module),
-and generates with both tools.
+The test copies the template, adds a throwaway proxy value "caddy" (its choice, a template file, a plugin module and
+its deploy step), generates with both tools and runs the generated installer's dry run.
 """
 
 import json
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -28,6 +29,23 @@ def next_steps(answers):
     yield "caddy run --config deploy/Caddyfile"
 '''
 
+# The deploy step: deploy/install.sh finds it in deploy/steps/ and runs it in its proxy phase.
+CADDY_STEP = """\
+# shellcheck shell=bash
+# Caddy in front: deploy/Caddyfile becomes a site of the server's Caddy.
+need_packages debian caddy
+need_packages rhel caddy
+os_value debian PROXY_USER caddy
+os_value rhel PROXY_USER caddy
+
+caddy_site() {
+    publish_site "$ROOT$APP_DIR/deploy/Caddyfile" "/etc/caddy/sites/$APP_NAME.caddy" "" "caddy validate" caddy
+}
+
+on proxy caddy_site
+"""
+QUESTION_FILES = {"cookiecutter.json", "copier.yml"}
+
 
 @pytest.fixture(scope="module")
 def template_with_caddy(tmp_path_factory):
@@ -48,6 +66,7 @@ def template_with_caddy(tmp_path_factory):
         "{{ cookiecutter.domain_name }} {\n  reverse_proxy 127.0.0.1:{{ cookiecutter.port }}\n}\n"
     )
     (template / "hooks" / "wsgi_hooks" / "plugins" / "proxy_caddy.py").write_text(PLUGIN)
+    (deploy / "steps" / "{% if cookiecutter.proxy == 'caddy' %}proxy-caddy.sh{% endif %}").write_text(CADDY_STEP)
 
     assert all(path.read_bytes() == content for path, content in core_files.items()), "no existing hook file changed"
     subprocess.run(["git", "init", "-q"], cwd=template, check=True)
@@ -88,3 +107,36 @@ def test_other_values_do_not_load_the_plugin(tmp_path, template_with_caddy):
     assert result.returncode == 0, result.stderr
     assert not (project / "deploy" / "Caddyfile").exists()
     assert "caddy" not in result.stdout
+
+
+def test_only_the_question_list_and_the_files_named_after_the_value_mention_it(template_with_caddy):
+    """In the template (its own tests and docs aside), the new value appears in the questions and its own files."""
+    mentions = {
+        str(path.relative_to(template_with_caddy))
+        for path in template_with_caddy.rglob("*")
+        if path.is_file()
+        and not {".git", "tests", "docs"} & set(path.relative_to(template_with_caddy).parts)
+        and "caddy" in path.read_text(errors="replace").lower()
+    }
+    named = {name for name in mentions if "caddy" in Path(name).name}
+    assert named, mentions
+    assert mentions - named == QUESTION_FILES
+
+
+def test_the_installer_runs_the_new_values_step(tmp_path, template_with_caddy):
+    project = tmp_path / "my-web-app"
+    result = generate("cookiecutter", template_with_caddy, project, "proxy=caddy", "url_prefix=/eegqc")
+    assert result.returncode == 0, result.stderr
+    root = tmp_path / "root"
+    install = subprocess.run(
+        ["bash", str(project / "deploy" / "install.sh"), "--root", str(root), "--os", "debian"],
+        capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+    assert install.returncode == 0, install.stdout + install.stderr
+    assert install.stderr == ""
+    assert "apt-get install -y -q python3 python3-venv caddy" in install.stdout
+    assert "would run: usermod --append --groups my-web-app caddy" in install.stdout
+    assert "would run: caddy validate\n" in install.stdout
+    assert "would run: systemctl reload-or-restart caddy" in install.stdout
+    site = root / "etc" / "caddy" / "sites" / "my-web-app.caddy"
+    assert site.read_text() == (project / "deploy" / "Caddyfile").read_text()
