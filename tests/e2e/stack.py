@@ -540,6 +540,35 @@ class Stack:
         assert marker in page.text, "the old code is still served after the reload"
         return load
 
+    # ------------------------------------------------------------ redeploy without stale files
+
+    def check_redeploy_removes_stale_files(self, note: str | None) -> None:
+        """v1 ships a module and a page template more than v2: after v2's install.sh both are gone from the server,
+        the data (the note written before) is kept, and the site still serves."""
+        extra = {f"{PACKAGE}/obsolete_helper.py": "ANSWER = 42\n", f"{PACKAGE}/templates/obsolete.html": "<p>old</p>\n"}
+        for name, text in extra.items():
+            self.run(["bash", "-c", f"cat > {self.checkout}/{name}"], input=text)
+        if self.user_mode:
+            self.run(["chown", "-R", f"{USER}:{USER}", self.checkout])
+        for version in ("v1", "v2"):
+            result = self.run(self.install_command(), timeout=INSTALL_TIMEOUT, check=False)
+            assert result.returncode == 0, (
+                f"install.sh ({version}) failed:\n{result.stdout[-3000:]}{result.stderr[-3000:]}"
+            )
+            on_server = [
+                name
+                for name in extra
+                if self.run(["test", "-e", f"{self.app_dir}/{name}"], check=False).returncode == 0
+            ]
+            if version == "v1":
+                assert on_server == list(extra), f"v1 not installed: {on_server}"
+                self.run(["rm", "-f", *(f"{self.checkout}/{name}" for name in extra)])
+            else:
+                assert on_server == [], f"still on the server after v2: {on_server}"
+        self.wait_for_200()
+        if note:
+            self.check_note_persists(note)
+
     # ------------------------------------------------------------ systemd hardening
 
     def check_hardening(self) -> None:
@@ -597,6 +626,8 @@ def run_stack(answers: dict, workdir: Path) -> StackReport:
             if stack.supervisor == "systemd":
                 stack.check("socket activation: a request starts the stopped service", stack.check_socket_activation)
             stack.check("reload under load: zero failures, new code", stack.check_reload_under_load)
+            if stack.supervisor == "systemd" or answers["database"] == "postgresql":
+                stack.check("redeploy removes stale files, keeps data", stack.check_redeploy_removes_stale_files, note)
             stack.check("final stop", stack.check_stop)
     finally:
         report.metrics["wall_seconds"] = round(time.monotonic() - started, 1)
