@@ -36,13 +36,17 @@ BAD_INPUTS = [
     ({"tls": "certbot"}, "domain_name: tls=certbot needs a public domain name"),
     ({"tls": "certbot", "domain_name": "127.0.0.1"}, "domain_name: tls=certbot needs a public domain name"),
     ({"task_queue": "celery"}, "task_queue: 'celery' is not available yet"),
+    ({"tls": "certbot", "domain_name": "lab.example.org"}, "author_email: tls=certbot gives it to Let's Encrypt"),
+    ({"tls": "certbot", "domain_name": "lab.example.org", "author_email": "me@lab.test"}, "author_email: tls=certbot"),
+    ({"tls": "certbot", "domain_name": "lab.example.org", "author_email": "me@10.0.0.1"}, "author_email: tls=certbot"),
 ]
 
 # Accepted although unusual: the prefix's trailing slash is normalised away, not rejected.
 GOOD_INPUTS = [
     {"url_prefix": "/eegqc/"},
     {"url_prefix": "/lab/eeg-qc_2.1~x"},
-    {"domain_name": "lab.example.org", "tls": "certbot"},
+    {"domain_name": "lab.example.org", "tls": "certbot", "author_email": "webmaster@eeg-lab.org"},
+    {"author_email": "me@10.0.0.1"},
     {"domain_name": "192.168.10.5"},
     {"port": "1024"},
     {"port": "65535"},

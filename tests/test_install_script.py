@@ -27,7 +27,8 @@ CASES = {
     ),
     "django-uwsgi-apache-supervisord-postgresql-certbot-rhel": (
         {"framework": "django", "server": "uwsgi", "proxy": "apache", "supervisor": "supervisord",
-         "database": "postgresql", "bind": "tcp", "tls": "certbot", "domain_name": "lab.example.org"},
+         "database": "postgresql", "bind": "tcp", "tls": "certbot", "domain_name": "lab.example.org",
+     "author_email": "webmaster@eeg-lab.org"},
         "rhel",
     ),
     "flask-uwsgi-apache-systemd-postgresql-certificate-debian": (
