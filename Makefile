@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 DEMO := build/demo
 PORT ?= 8000
 
-.PHONY: demo test lint tools clean
+.PHONY: demo test lint copier.yml tools clean
 
 # Generate a project from this checkout with the default answers, install it and serve it on 127.0.0.1:$(PORT).
 demo: tools
@@ -24,6 +24,10 @@ test: tools
 lint: tools
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# copier.yml is generated from cookiecutter.json, the questions' one source: run after editing cookiecutter.json.
+copier.yml: tools
+	$(BIN)/python scripts/generate_copier_yml.py
 
 tools: $(VENV)/.installed
 

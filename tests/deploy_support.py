@@ -16,10 +16,11 @@ from pathlib import Path
 import pytest
 from cookiecutter.environment import StrictEnvironment
 
-from tests.render import CHOICES, PROMPTS, TEMPLATE_ROOT
+from tests.render import CHOICES, PROMPTS, TEMPLATE_ROOT, accepted, hook_answers
 
 DEPLOY_TEMPLATE_DIR = TEMPLATE_ROOT / "{{cookiecutter.project_slug}}" / "deploy"
 PREFIXES = ("/", "/eegqc")
+TLS_CONTACT = "webmaster@eeg-lab.org"  # tls=certbot: a contact address Let's Encrypt would accept
 TLS_DOMAIN = "lab.example.org"  # tls=certbot needs a public-looking name; the others keep the default
 
 # File kinds, by rendered file name (the units are <slug>.service and <slug>.socket).
@@ -50,21 +51,22 @@ def kind_of(name: str) -> str:
     return KIND_BY_NAME[name]
 
 
-def accepted(answers: dict) -> bool:
-    """The hooks refuse proxy=none with a unix socket or with TLS (see plugins/proxy_none.py)."""
-    return answers["proxy"] != "none" or (answers["bind"] == "tcp" and answers["tls"] == "none")
-
-
-def deploy_matrix() -> list[dict]:
-    """framework x server x proxy x supervisor x database x bind x tls x url_prefix, refused combinations left out."""
+def full_deploy_matrix() -> list[dict]:
+    """framework x server x proxy x supervisor x database x bind x tls x url_prefix, refused combinations included."""
     matrix = []
     for values in itertools.product(*(CHOICES[key] for key in MATRIX_KEYS), PREFIXES):
         answers = dict(zip((*MATRIX_KEYS, "url_prefix"), values, strict=True))
-        if accepted(answers):
-            if answers["tls"] != "none":
-                answers["domain_name"] = TLS_DOMAIN
-            matrix.append(answers)
+        if answers["tls"] != "none":
+            answers["domain_name"] = TLS_DOMAIN
+        if answers["tls"] == "certbot":
+            answers["author_email"] = TLS_CONTACT
+        matrix.append(answers)
     return matrix
+
+
+def deploy_matrix() -> list[dict]:
+    """The combinations the hooks accept (their own rule decides; see plugins/proxy_none.py)."""
+    return [answers for answers in full_deploy_matrix() if accepted(answers)]
 
 
 def label(answers: dict) -> str:
@@ -89,21 +91,7 @@ class DeployRenderer:
 
     def context(self, answers: dict) -> dict:
         """All answers, derived ones included, as cookiecutter's no-input prompt computes them (in prompt order)."""
-        context = {}
-        for key, default in PROMPTS.items():
-            if key.startswith("_") and not key.startswith("__"):
-                context[key] = default
-            elif key == "__prompts__":
-                continue
-            elif key in answers:
-                context[key] = answers[key]
-            elif isinstance(default, list):
-                context[key] = default[0]
-            elif isinstance(default, str):
-                context[key] = self.environment.from_string(default).render(cookiecutter=context)
-            else:
-                context[key] = default
-        return context
+        return hook_answers(answers)
 
     def render(self, answers: dict) -> dict[str, str]:
         """{file name: content} of the deploy/ directory for these answers."""

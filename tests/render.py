@@ -1,6 +1,7 @@
 """Render the template with either tool, in-process, the way the tests need it."""
 
 import contextlib
+import functools
 import io
 import itertools
 import json
@@ -8,9 +9,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+from cookiecutter.environment import StrictEnvironment
 from cookiecutter.main import cookiecutter
 
 TEMPLATE_ROOT = Path(__file__).resolve().parent.parent
+# The hooks import their plugins as `wsgi_hooks.plugins.<name>`, so hooks/ itself must be importable (as in the hooks).
+if str(TEMPLATE_ROOT / "hooks") not in sys.path:
+    sys.path.insert(0, str(TEMPLATE_ROOT / "hooks"))
+from wsgi_hooks.plugin_api import option_problems  # noqa: E402
+
 PROMPTS = json.loads((TEMPLATE_ROOT / "cookiecutter.json").read_text())
 DEFAULTS = {
     key: value[0] if isinstance(value, list) else value for key, value in PROMPTS.items() if not key.startswith("_")
@@ -52,13 +59,52 @@ def combinations(*keys: str) -> list[dict]:
     return [dict(zip(keys, values, strict=True)) for values in itertools.product(*(CHOICES[key] for key in keys))]
 
 
+@functools.cache
+def default_template(text: str):
+    """A Jinja default compiled once (compiling costs far more than rendering, and the matrices render thousands)."""
+    environment = StrictEnvironment(context={"cookiecutter": PROMPTS}, **PROMPTS["_jinja2_env_vars"])
+    return environment.from_string(text)
+
+
+def hook_answers(answers: dict) -> dict:
+    """The context cookiecutter's no-input prompt builds, so the hooks' answers: `answers`, the other defaults and
+    the derived keys rendered in prompt order, private settings as they are."""
+    context = {}
+    for key, default in PROMPTS.items():
+        if key == "__prompts__":
+            continue
+        if key.startswith("_") and not key.startswith("__"):
+            context[key] = default
+        elif key in answers:
+            context[key] = answers[key]
+        elif isinstance(default, list):
+            context[key] = default[0]
+        elif isinstance(default, str):
+            context[key] = default_template(default).render(cookiecutter=context)
+        else:
+            context[key] = default
+    return context
+
+
+def refusals(answers: dict) -> list[str]:
+    """Why the hooks refuse these answers (the others at their defaults), by the hooks' own rule; [] if accepted."""
+    return option_problems(hook_answers(answers))
+
+
+def accepted(answers: dict) -> bool:
+    return not refusals(answers)
+
+
 def valid_for(answers: dict) -> dict:
-    """Adjust answers so the combination is accepted: proxy=none needs bind=tcp and tls=none."""
-    answers = dict(answers)
-    if answers.get("proxy") == "none":
-        answers["bind"] = "tcp"
-        answers["tls"] = "none"
-    return answers
+    """`answers` plus the fewest changes to the other choice answers that make a combination the hooks accept."""
+    free = [key for key in CHOICES if key not in answers]
+    for count in range(len(free) + 1):
+        for keys in itertools.combinations(free, count):
+            for values in itertools.product(*(CHOICES[key][1:] for key in keys)):
+                candidate = {**answers, **dict(zip(keys, values, strict=True))}
+                if accepted(candidate):
+                    return candidate
+    raise ValueError(f"no choice of the other answers makes {answers} acceptable: {refusals(answers)}")
 
 
 def generate_with_cli(tool: str, destination: Path, answers: dict, template: Path = TEMPLATE_ROOT):

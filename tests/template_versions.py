@@ -13,6 +13,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from scripts.generate_copier_yml import generate as generate_copier_yml
 from tests.render import TEMPLATE_ROOT
 
 V1, V2 = "v1.0.0", "v2.0.0"
@@ -44,12 +45,7 @@ def make_v1(template: Path) -> None:
     prompts["port"] = V1_PORT
     del prompts["python_version"], prompts["__prompts__"]["python_version"]
     (template / "cookiecutter.json").write_text(json.dumps(prompts, indent=2) + "\n")
-
-    copier_yml = (template / "copier.yml").read_text()
-    copier_yml = copier_yml.replace('  default: "8000"', f'  default: "{V1_PORT}"')
-    copier_yml = re.sub(r"\npython_version:\n(  .*\n)+", "\n", copier_yml)
-    copier_yml = copier_yml.replace('      "python_version": python_version,\n', "")
-    (template / "copier.yml").write_text(copier_yml)
+    assert generate_copier_yml(template), "copier.yml follows cookiecutter.json"
 
     for path in (template / PROJECT_TREE).rglob("*"):
         if path.is_file() and "cookiecutter.python_version" in (text := path.read_text()):

@@ -1,10 +1,12 @@
 """deploy/ for every accepted combination, each distinct file checked by the real tool that reads it.
 
-The matrix is framework x server x proxy x supervisor x database x bind x tls x url_prefix ("/" and "/eegqc"):
-1,404 combinations, rendered in memory (tests/deploy_support.py) and validated once per distinct content.
+The matrix is framework x server x proxy x supervisor x database x bind x tls x url_prefix ("/" and "/eegqc"),
+less the combinations the hooks refuse (1,404 today), rendered in memory (tests/deploy_support.py) and validated once
+per distinct content.
 Tests named *_rejects_* prove each check bites on a deliberately broken file.
 """
 
+import math
 import re
 from pathlib import Path
 
@@ -14,11 +16,14 @@ from hooks.wsgi_hooks.plugins.proxy_apache import site_modules
 from tests import validators
 from tests.deploy_support import (
     ANSWER_CONSTANT,
+    MATRIX_KEYS,
+    PREFIXES,
     SAFE_CONSTANT,
     DeployRenderer,
     UniqueFile,
     apache_modules,
     deploy_matrix,
+    full_deploy_matrix,
     kind_of,
     label,
     make_scratch_tree,
@@ -28,7 +33,7 @@ from tests.deploy_support import (
     self_signed_certificate,
     unique_files,
 )
-from tests.render import render_cookiecutter
+from tests.render import CHOICES, refusals, render_cookiecutter
 from tests.services import postgres_cluster
 
 pytestmark = pytest.mark.deploy
@@ -64,9 +69,12 @@ def first_file(kind: str) -> UniqueFile:
 
 # ---------------------------------------------------------------- the matrix itself
 def test_matrix_covers_every_accepted_combination():
+    every = full_deploy_matrix()
+    assert len({label(answers) for answers in every}) == len(every), "each combination once"
+    assert len(every) == math.prod(len(CHOICES[key]) for key in MATRIX_KEYS) * len(PREFIXES)
     matrix = deploy_matrix()
-    # per framework x server x supervisor x database x prefix: 2 proxies x 2 binds x 3 tls, plus proxy=none
-    assert len(matrix) == 108 * 13
+    assert matrix == [answers for answers in every if not refusals(answers)]
+    assert 0 < len(matrix) < len(every), "the hooks' rule refuses some combinations, not all"
     assert {answers["url_prefix"] for answers in matrix} == {"/", "/eegqc"}
     kinds = {kind: len(files) for kind, files in unique_files().items()}
     assert set(kinds) == {

@@ -4,14 +4,19 @@ Accepted combinations give a complete project whose files parse, compile and pas
 their message.
 """
 
+import math
+
 import pytest
 
 from tests import project_checks
-from tests.render import combinations
+from tests.render import CHOICES, combinations, refusals
 
-MATRIX = combinations("framework", "server", "proxy", "supervisor", "database", "bind")
-ACCEPTED = [answers for answers in MATRIX if not (answers["proxy"] == "none" and answers["bind"] == "unix")]
-REFUSED = [answers for answers in MATRIX if answers not in ACCEPTED]
+MATRIX_KEYS = ("framework", "server", "proxy", "supervisor", "database", "bind")
+MATRIX = combinations(*MATRIX_KEYS)
+# The hooks' own rule (wsgi_hooks.plugin_api.option_problems) splits the matrix: what it refuses, and why.
+REFUSALS = [(answers, refusals(answers)) for answers in MATRIX]
+ACCEPTED = [answers for answers, problems in REFUSALS if not problems]
+REFUSED = [(answers, problems) for answers, problems in REFUSALS if problems]
 
 
 def label(answers: dict) -> str:
@@ -19,8 +24,10 @@ def label(answers: dict) -> str:
 
 
 def test_the_matrix_is_the_full_product():
-    assert len(MATRIX) == 324
-    assert len(REFUSED) == 54
+    assert len({label(answers) for answers in MATRIX}) == len(MATRIX), "each combination once"
+    assert len(MATRIX) == math.prod(len(CHOICES[key]) for key in MATRIX_KEYS)
+    assert ACCEPTED, "the default-like combinations are accepted"
+    assert REFUSED, "the rule refuses some combinations (proxy=none with a unix socket)"
 
 
 @pytest.mark.parametrize("answers", ACCEPTED, ids=label)
@@ -38,9 +45,15 @@ def test_combination_renders_a_clean_project(cookies, answers):
     assert project_checks.ruff_problems(project) == ""
 
 
-@pytest.mark.parametrize("answers", REFUSED, ids=label)
-def test_refused_combination_names_the_rule(cookies, capfd, answers):
+@pytest.mark.parametrize(
+    ("answers", "problems"), [pytest.param(answers, problems, id=label(answers)) for answers, problems in REFUSED]
+)
+def test_refused_combination_names_the_rule(cookies, capfd, answers, problems):
     result = cookies.bake(extra_context=answers)
     assert result.exit_code != 0
-    assert "error: bind: 'unix' needs a proxy" in capfd.readouterr().err
+    errors = capfd.readouterr().err
+    for problem in problems:
+        field = problem.split(":")[0]
+        assert field in CHOICES, f"the message names the question it refuses: {problem}"
+        assert f"error: {problem}" in errors
     assert result.project_path is None or not result.project_path.exists()

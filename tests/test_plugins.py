@@ -1,7 +1,8 @@
 """A new option value needs template files plus one plugin module, and no edit to the hooks' core.
 
-The test copies the template, adds a throwaway proxy value "caddy" (its choice, a template file, a plugin module and
-its deploy step), generates with both tools and runs the generated installer's dry run.
+The test copies the template, adds a throwaway proxy value "caddy" (its choice in cookiecutter.json, copier.yml
+regenerated from it, a template file, a plugin module and its deploy step), generates with both tools and runs the
+generated installer's dry run.
 """
 
 import json
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from scripts.generate_copier_yml import generate as generate_copier_yml
 from tests.render import TEMPLATE_ROOT, generate_with_cli
 
 PLUGIN = '''"""Throwaway plugin for the test: proxy=caddy."""
@@ -55,11 +57,8 @@ def template_with_caddy(tmp_path_factory):
 
     prompts = json.loads((template / "cookiecutter.json").read_text())
     prompts["proxy"].append("caddy")
-    (template / "cookiecutter.json").write_text(json.dumps(prompts, indent=2))
-    copier_yml = template / "copier.yml"
-    copier_yml.write_text(
-        copier_yml.read_text().replace("choices: [nginx, apache, none]", "choices: [nginx, apache, none, caddy]")
-    )
+    (template / "cookiecutter.json").write_text(json.dumps(prompts, indent=2) + "\n")
+    assert generate_copier_yml(template), "the new choice reaches copier.yml"
     deploy = template / "{{cookiecutter.project_slug}}" / "deploy"
     deploy.mkdir(exist_ok=True)
     (deploy / "{% if cookiecutter.proxy == 'caddy' %}Caddyfile{% endif %}").write_text(

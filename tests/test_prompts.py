@@ -1,4 +1,7 @@
-"""cookiecutter.json and copier.yml ask the same questions, with the same choices, defaults, help and derived values."""
+"""cookiecutter.json is the one source of the questions; copier.yml is generated from it and asks the same.
+
+Same keys in the same order, same choices, defaults, help and derived values, proved on the files and by rendering.
+"""
 
 import json
 import re
@@ -6,24 +9,28 @@ import re
 import pytest
 import yaml
 
-from tests.render import PROMPTS, TEMPLATE_ROOT, render_cookiecutter, render_copier
+from scripts.generate_copier_yml import copier_yml, generate
+from tests.render import PROMPTS, TEMPLATE_ROOT, generate_with_cli, render_cookiecutter, render_copier
+from tests.template_versions import copy_working_tree, git
 
 COPIER = yaml.safe_load((TEMPLATE_ROOT / "copier.yml").read_text())
 COPIER_QUESTIONS = {key: value for key, value in COPIER.items() if not key.startswith("_") and key != "cookiecutter"}
 COOKIECUTTER_QUESTIONS = {key: value for key, value in PROMPTS.items() if not key.startswith("_")}
-ISSUE_KEYS = [
-    "project_name", "project_slug", "package_name", "description", "author_name", "author_email", "framework",
-    "server", "proxy", "supervisor", "database", "domain_name", "url_prefix", "bind", "port", "tls", "task_queue",
-    "python_version",
-]  # fmt: skip
+DERIVED_KEYS = [key for key in PROMPTS if key.startswith("__") and key != "__prompts__"]
 
 
-def test_both_tools_ask_the_fixed_keys_in_the_same_order():
-    assert list(COOKIECUTTER_QUESTIONS) == ISSUE_KEYS
-    assert list(COPIER_QUESTIONS) == ISSUE_KEYS
+def test_committed_copier_yml_is_current():
+    """Regenerating from cookiecutter.json changes nothing: nobody edited copier.yml by hand or forgot to regenerate."""
+    assert (TEMPLATE_ROOT / "copier.yml").read_text() == copier_yml(PROMPTS), "run `make copier.yml` and commit it"
 
 
-@pytest.mark.parametrize("key", ISSUE_KEYS)
+def test_both_tools_ask_the_same_keys_in_the_same_order():
+    assert len(COOKIECUTTER_QUESTIONS) > 1
+    assert list(COPIER_QUESTIONS) == list(COOKIECUTTER_QUESTIONS)
+    assert list(PROMPTS["__prompts__"]) == list(COOKIECUTTER_QUESTIONS), "every question has its help text"
+
+
+@pytest.mark.parametrize("key", list(COOKIECUTTER_QUESTIONS))
 def test_choices_defaults_and_help_agree(key):
     ours, theirs = COOKIECUTTER_QUESTIONS[key], COPIER_QUESTIONS[key]
     if isinstance(ours, list):
@@ -40,10 +47,79 @@ def test_choices_defaults_and_help_agree(key):
 def test_copier_hidden_cookiecutter_variable_carries_every_answer():
     """The tree reads cookiecutter.<key>; copier gets it from this hidden computed answer."""
     hidden = COPIER["cookiecutter"]
-    assert hidden["when"] is False
+    assert (hidden["type"], hidden["when"]) == ("yaml", False)
     carried = re.findall(r'^\s*"(\w+)":', hidden["default"], re.M)
-    assert carried == [*ISSUE_KEYS, "__url_prefix", "__family", "__app_dir", "__data_dir", "__run_dir", "__log_dir"]
+    assert DERIVED_KEYS, "cookiecutter.json derives some answers (__url_prefix, __family)"
+    assert carried == [*COOKIECUTTER_QUESTIONS, *DERIVED_KEYS]
     assert PROMPTS["__url_prefix"].replace("cookiecutter.", "").strip("{} ") in hidden["default"]
+
+
+def test_generated_yaml_reads_back_as_the_source_strings():
+    """Values YAML would read as numbers, booleans or mappings are quoted; the rest stay plain."""
+    tricky = ["8000", "3.11", "yes", "no", "null", "a: b", "{{ x }}", "[x]", "#x", "x, y", " x", "Café"]
+    prompts = json.loads(json.dumps(PROMPTS))
+    prompts["python_version"] = tricky
+    prompts["description"] = prompts["__prompts__"]["description"] = "Say: yes, 'no' and \"maybe\" # twice"
+    parsed = yaml.safe_load(copier_yml(prompts))
+    assert parsed["python_version"]["choices"] == tricky
+    assert parsed["description"]["default"] == parsed["description"]["help"] == prompts["description"]
+
+
+def test_a_new_derived_key_reaches_copier_without_editing_the_generator():
+    prompts = {**PROMPTS, "__service": "{{ cookiecutter.project_slug }}-web", "__literal": "fixed"}
+    text = copier_yml(prompts)
+    assert '      "__service": (project_slug ~ "-web"),\n' in text
+    assert '      "__literal": "fixed",\n' in text
+    with pytest.raises(ValueError, match="__block"):
+        copier_yml({**PROMPTS, "__block": "{% if cookiecutter.tls %}x{% endif %}"})
+
+
+# ---------------------------------------------------------------- by rendering
+PROBE = "{{cookiecutter.project_slug}}/answers-probe.txt"
+NEW_DERIVED = {"__service": "{{ cookiecutter.project_slug }}-{{ cookiecutter.server }}"}
+CHANGED_ANSWERS = {
+    "project_name": "Lab_Tools v2.1",
+    "framework": "dash",
+    "server": "uwsgi",
+    "proxy": "none",
+    "bind": "tcp",
+    "url_prefix": "/lab/eegqc/",
+    "port": "9000",
+    "python_version": "3.13",
+}
+
+
+@pytest.fixture(scope="module")
+def probe_template(tmp_path_factory):
+    """A copy of the template with one more derived key (copier.yml regenerated) and a file listing every answer."""
+    template = tmp_path_factory.mktemp("probe") / "template"
+    copy_working_tree(template)
+    prompts = {**json.loads((template / "cookiecutter.json").read_text()), **NEW_DERIVED}
+    (template / "cookiecutter.json").write_text(json.dumps(prompts, indent=2) + "\n")
+    assert generate(template)
+    keys = [*COOKIECUTTER_QUESTIONS, *DERIVED_KEYS, *NEW_DERIVED]
+    (template / PROBE).write_text(
+        "{% for key in " + json.dumps(keys) + " %}\n{{ key }}={{ cookiecutter[key] }}\n{% endfor %}\n"
+    )
+    git(template, "init", "-q", "-b", "main")
+    git(template, "add", "-A")
+    git(template, "commit", "-qm", "probe")
+    return template
+
+
+@pytest.mark.parametrize("answers", [{}, CHANGED_ANSWERS], ids=["defaults", "changed"])
+def test_both_tools_compute_the_same_answers(tmp_path, probe_template, answers):
+    """Every answer and derived value, defaults included, as each tool hands it to the template tree."""
+    listed = {}
+    for tool in ("cookiecutter", "copier"):
+        (tmp_path / tool).mkdir()
+        slug = answers.get("project_slug", "lab-tools-v2-1" if answers else "my-web-app")
+        result = generate_with_cli(tool, tmp_path / tool / slug, answers, template=probe_template)
+        assert result.returncode == 0, result.stderr
+        listed[tool] = (tmp_path / tool / slug / "answers-probe.txt").read_text()
+    assert listed["cookiecutter"] == listed["copier"]
+    assert f"__service={slug}-{answers.get('server', 'gunicorn')}\n" in listed["copier"]
+    assert listed["copier"].count("\n") == len(COOKIECUTTER_QUESTIONS) + len(DERIVED_KEYS) + len(NEW_DERIVED)
 
 
 @pytest.mark.parametrize(

@@ -5,14 +5,14 @@ from pathlib import Path
 
 from wsgi_hooks import project_secrets, tidy, validate
 from wsgi_hooks.answers import load_answers
-from wsgi_hooks.plugin_api import active_plugins, collect
+from wsgi_hooks.plugin_api import active_plugins, collect, option_problems
 
 __all__ = ["load_answers", "post_generate", "pre_generate"]
 
 
 def pre_generate(answers: dict) -> int:
     """Exit status 1, with every problem on stderr, when the answers cannot make a working project."""
-    problems = validate.problems(answers) + collect(active_plugins(answers), "validate", answers)
+    problems = validate.problems(answers) + option_problems(answers)
     for problem in problems:
         print(f"error: {problem}", file=sys.stderr)
     return 1 if problems else 0

@@ -37,3 +37,12 @@ def collect(plugins: list[ModuleType], function: str, *args) -> list:
         if hook is not None:
             results.extend(hook(*args) or ())
     return results
+
+
+def option_problems(answers: dict) -> list[str]:
+    """What the chosen option values' plugins refuse: THE rule for which answer combinations are accepted.
+
+    The hooks apply it before generation; the template's tests import it to split combinations into accepted and
+    refused ones instead of restating it.
+    """
+    return collect(active_plugins(answers), "validate", answers)
