@@ -180,6 +180,7 @@ def remove_cgroup(cgroup: Path) -> None:
 class HttpResponse:
     status: int  # 0: no HTTP response at all (refused, timed out); see `error`
     headers: dict[str, str] = field(default_factory=dict)  # lower-case names; a repeated header keeps its last value
+    header_lines: list[tuple[str, str]] = field(default_factory=list)  # every header line, in order (lower-case names)
     body: bytes = b""
     error: str = ""
 
@@ -197,11 +198,11 @@ def parse_curl_include(output: bytes) -> HttpResponse:
         if 100 <= status < 200 and rest.startswith(b"HTTP/"):
             output = rest
             continue
-        headers = {}
+        header_lines = []
         for line in lines[1:]:
             name, _, value = line.partition(":")
-            headers[name.strip().lower()] = value.strip()
-        return HttpResponse(status=status, headers=headers, body=rest)
+            header_lines.append((name.strip().lower(), value.strip()))
+        return HttpResponse(status=status, headers=dict(header_lines), body=rest, header_lines=header_lines)
 
 
 class Testbed:

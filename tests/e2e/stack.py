@@ -379,6 +379,20 @@ class Stack:
         assert 0 < response.status < 500, f"/somewhere-else/page -> {response.status or response.error}"
         self.report.metrics["outside_prefix_status"] = response.status
 
+    def check_security_headers_once(self) -> None:
+        """A page, a static file and a 404 carry each security header at most once; behind a proxy, exactly once
+        (the proxy owns them, deploy/<proxy>.conf)."""
+        headers = ("x-content-type-options", "x-frame-options", "referrer-policy", "strict-transport-security")
+        problems = []
+        for path in (f"{PREFIX}/", self.static_path(), f"{PREFIX}/no-such-page"):
+            response = self.get(path)
+            for header in headers:
+                values = [value for name, value in response.header_lines if name == header]
+                wanted = (0, 1) if self.proxy == "none" or header == "strict-transport-security" else (1,)
+                if len(values) not in wanted:
+                    problems.append(f"{path}: {header} x{len(values)} {values}")
+        assert not problems, problems
+
     # ------------------------------------------------------------ data
 
     def write_note(self) -> str:
@@ -621,6 +635,7 @@ def run_stack(answers: dict, workdir: Path) -> StackReport:
                 stack.check("django admin and its css", stack.check_django_admin)
             stack.check("healthz reports the database", stack.check_healthz)
             stack.check("outside the prefix is not a 5xx", stack.check_outside_prefix)
+            stack.check("security headers once", stack.check_security_headers_once)
             if stack.supervisor == "systemd":
                 stack.check("hardening in force", stack.check_hardening)
             note = stack.check("write a note", stack.write_note)
