@@ -1,6 +1,43 @@
-"""Serve the application under its URL prefix, whether or not the server in front already handled the prefix."""
+"""The URL prefix: its one spelling, its agreement with the deploy files, and serving the app under it whether or
+not the server in front already handled the prefix. Shared by every framework.
+"""
 
+import re
+from pathlib import Path
 from urllib.parse import quote
+
+# The deploy files that name the URL prefix they were generated for (those the project has).
+PREFIX_FILES = ("deploy/nginx.conf", "deploy/apache.conf", "deploy/gunicorn.conf.py", "deploy/uwsgi.ini")
+# Characters that may continue a URL path segment: next to one of them, the prefix is part of another path.
+PATH_CHARACTER = "A-Za-z0-9._~%-"
+
+
+def clean_url_prefix(prefix: str) -> str:
+    """The prefix without a trailing slash: "/eegqc", or the empty string for the site root. ValueError otherwise."""
+    prefix = prefix.rstrip("/")
+    if prefix and (not prefix.startswith("/") or "//" in prefix or " " in prefix):
+        raise ValueError(f"URL_PREFIX must be empty or an absolute path such as /eegqc, not {prefix!r}")
+    return prefix
+
+
+def mentions_prefix(text: str, prefix: str) -> bool:
+    """Does `text` name the path `prefix` itself, not a longer one ("/eegqcx", "/lab/eegqc") that merely contains it?"""
+    whole_path = rf"(?<![{PATH_CHARACTER}/]){re.escape(prefix)}(?![{PATH_CHARACTER}])"
+    return re.search(whole_path, text) is not None
+
+
+def files_without_prefix(project_root: Path, prefix: str) -> list[str]:
+    """The deploy files (see PREFIX_FILES) that do not name `prefix`: there the server in front and the app disagree.
+
+    Nothing to compare for the site root: every file names "/".
+    """
+    if not prefix:
+        return []
+    return [
+        name
+        for name in PREFIX_FILES
+        if (project_root / name).exists() and not mentions_prefix((project_root / name).read_text(), prefix)
+    ]
 
 
 class PrefixMiddleware:

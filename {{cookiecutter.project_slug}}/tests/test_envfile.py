@@ -1,0 +1,49 @@
+"""The .env file (envfile.py, the same for every framework): secrets written privately once, rotated safely."""
+
+import stat
+
+from {{ cookiecutter.package_name }} import envfile
+
+
+def test_ensure_secrets_writes_a_private_file_once(tmp_path):
+    env_file = tmp_path / ".env"
+    added = envfile.ensure_secrets(env_file)
+    assert "SECRET_KEY" in added
+    assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
+    first = env_file.read_text()
+    assert len(envfile.read(env_file)["SECRET_KEY"]) >= envfile.MIN_SECRET_KEY_LENGTH >= 50
+    assert envfile.ensure_secrets(env_file) == []
+    assert env_file.read_text() == first
+
+
+def test_ensure_secrets_keeps_existing_lines_and_adds_only_what_is_missing(tmp_path):
+    env_file = tmp_path / ".env"
+    env_file.write_text("# mine\nDEBUG=true")  # no final newline: the added lines must not join it
+    added = envfile.ensure_secrets(env_file)
+    assert "SECRET_KEY" in added
+    assert env_file.read_text().startswith("# mine\nDEBUG=true\n")
+    assert envfile.read(env_file)["DEBUG"] == "true"
+
+
+def test_rotation_keeps_the_old_key_as_a_fallback(tmp_path):
+    env_file = tmp_path / ".env"
+    env_file.write_text("# mine\nSECRET_KEY=old\nOTHER=kept\n")
+    envfile.rotate_secret_key(env_file)
+    values = envfile.read(env_file)
+    assert values["SECRET_KEY"] not in {"", "old"}
+    assert values["SECRET_KEY_FALLBACKS"] == "old"
+    assert values["OTHER"] == "kept"
+    assert "# mine" in env_file.read_text()
+    assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
+
+
+def test_rotation_keeps_only_the_newest_fallbacks(tmp_path):
+    env_file = tmp_path / ".env"
+    env_file.write_text("SECRET_KEY=first\n")
+    keys = ["first"]
+    for _ in range(3):
+        envfile.rotate_secret_key(env_file)
+        keys.append(envfile.read(env_file)["SECRET_KEY"])
+    # The current key, then the previous FALLBACKS_KEPT ones, newest first.
+    expected = ",".join(reversed(keys[-1 - envfile.FALLBACKS_KEPT : -1]))
+    assert envfile.read(env_file)["SECRET_KEY_FALLBACKS"] == expected
