@@ -22,8 +22,8 @@ test: tools
 	$(BIN)/python -m pytest -n auto $(PYTEST_ARGS)
 
 lint: tools
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
+	$(BIN)/ruff check hooks scripts tests local_extensions.py
+	$(BIN)/ruff format --check hooks scripts tests local_extensions.py
 
 # copier.yml is generated from cookiecutter.json, the questions' one source: run after editing cookiecutter.json.
 copier.yml: tools

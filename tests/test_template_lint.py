@@ -1,9 +1,9 @@
 """Every Python and shell file of the template is linted as what it is, in at least one place.
 
 The app's files are Jinja templates: ruff sees them rendered (test_matrix.py, every accepted combination) and
-shellcheck sees deploy/install.sh rendered (test_deploy_files.py). This module proves each such file is rendered by at
-least one of those combinations, and lints the template's own code (hooks, local Jinja extension, tests, scripts),
-which no rendering reaches.
+shellcheck sees deploy/install.sh and deploy/steps/*.sh rendered (test_deploy_files.py, the whole deploy matrix).
+This module proves each such file is rendered by at least one of those combinations, and lints the template's own
+code (hooks, local Jinja extension, tests, scripts), which no rendering reaches.
 """
 
 import functools
@@ -21,8 +21,8 @@ from tests.render import PROMPTS, TEMPLATE_ROOT
 from tests.test_matrix import ACCEPTED
 
 PROJECT_TEMPLATE = "{{cookiecutter.project_slug}}"
-# Shell files of the app and the test that shellchecks their renderings.
-SHELLCHECKED_IN_RENDERINGS = {f"{PROJECT_TEMPLATE}/deploy/install.sh": "tests/test_deploy_files.py"}
+# The app's shell files: test_deploy_files.py shellchecks every distinct rendering of the files in deploy/.
+DEPLOY_TEMPLATE = Path(PROJECT_TEMPLATE) / "deploy"
 NOT_OURS = {".git", ".venv", "venv", "build", "__pycache__", ".ruff_cache", ".pytest_cache"}
 
 
@@ -90,9 +90,17 @@ def test_every_python_file_of_the_app_is_rendered_where_ruff_runs():
 
 
 def test_every_shell_file_of_the_app_is_shellchecked_rendered():
-    shell_files = {str(path) for path in template_files() if in_app(path) and is_shell(path)}
-    assert shell_files == set(SHELLCHECKED_IN_RENDERINGS), "a new shell file needs a shellcheck test"
-    assert all(rendered_somewhere(Path(path)) for path in shell_files)
+    from tests.deploy_support import unique_files
+
+    shell_files = [path for path in template_files() if in_app(path) and is_shell(path)]
+    assert Path(PROJECT_TEMPLATE, "deploy", "install.sh") in shell_files
+    outside = [str(path) for path in shell_files if not path.is_relative_to(DEPLOY_TEMPLATE)]
+    assert outside == [], "a shell file outside deploy/ needs a shellcheck test"
+    shellchecked = {
+        unique.name for kind in ("install", "install-project", "install-step") for unique in unique_files()[kind]
+    }
+    names = {re.sub(r"\{%.*?%\}", "", str(path.relative_to(DEPLOY_TEMPLATE))) for path in shell_files}
+    assert names - shellchecked == set(), "rendered by no combination test_deploy_files.py shellchecks"
 
 
 def test_the_template_s_own_python_passes_ruff():
