@@ -15,7 +15,12 @@ from tests.services import create_database, postgres_cluster
 from tests.venvs import framework_venv, venv_python
 
 pytestmark = pytest.mark.slow
-MATRIX = combinations("framework", "database", "server")
+# With HTTPS, Django's own test of `manage.py check --deploy` expects no warning at all.
+MATRIX = [
+    *combinations("framework", "database", "server"),
+    {"framework": "django", "database": "postgresql", "server": "uwsgi", "proxy": "apache", "tls": "certificate",
+     "domain_name": "lab.example.org"},
+]  # fmt: skip
 
 
 @pytest.fixture(scope="session")

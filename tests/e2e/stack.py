@@ -18,6 +18,7 @@ import html
 import json
 import re
 import secrets
+import shlex
 import subprocess
 import threading
 import time
@@ -242,15 +243,17 @@ class Stack:
 
     # ------------------------------------------------------------ the supervisor
 
-    def control(self, action: str) -> list[str]:
+    def control(self, *action: str) -> list[str]:
         if self.user_mode:
             supervisorctl = f"{self.app_dir}/.venv/bin/supervisorctl"
-            return self.as_user(supervisorctl, "-c", f"{PREFIX_DIR}/etc/supervisord.conf", action, SLUG)
+            return self.as_user(supervisorctl, "-c", f"{PREFIX_DIR}/etc/supervisord.conf", *action, SLUG)
         if self.supervisor == "systemd":
             # Taking the site down means stopping the socket too: with only the service stopped, the next request
             # starts it again (check_socket_activation).
-            return ["systemctl", action, f"{SLUG}.socket", SLUG] if action == "stop" else ["systemctl", action, SLUG]
-        return ["supervisorctl", action, SLUG]
+            return (
+                ["systemctl", *action, f"{SLUG}.socket", SLUG] if action == ("stop",) else ["systemctl", *action, SLUG]
+            )
+        return ["supervisorctl", *action, SLUG]
 
     def master_pid(self) -> int:
         if self.supervisor == "systemd":
@@ -395,21 +398,28 @@ class Stack:
 
     # ------------------------------------------------------------ data
 
-    def write_note(self) -> str:
-        """POST a note through the form (CSRF token and cookie as a browser sends them); returns its text."""
-        jar = "/root/cookies.txt"
-        cookies = ("-c", jar, "-b", jar)
-        form = self.get(f"{PREFIX}/notes", *cookies)
+    def open_form(self, jar: str) -> tuple[str, str]:
+        """GET the notes form as a browser with cookie jar `jar`: (the CSRF field's name, its token)."""
+        form = self.get(f"{PREFIX}/notes", "-c", jar, "-b", jar)
         assert form.status == 200, f"notes -> {form.status}"
         field_name = "csrfmiddlewaretoken" if self.framework == "django" else "csrf_token"
         match = re.search(rf'name="{field_name}"[^>]*value="([^"]+)"', form.text) or re.search(
             rf'value="([^"]+)"[^>]*name="{field_name}"', form.text
         )
         assert match, f"no {field_name} in the notes form"
+        return field_name, match[1]
+
+    def post_note(self, jar: str, form: tuple[str, str]) -> tuple[int, str]:
+        """POST a new note with the form's token and the jar's cookies: (status, the note's text)."""
         note = f"e2e-note-{secrets.token_hex(6)}"
-        fields = ("--data-urlencode", f"body={note}", "--data-urlencode", f"{field_name}={match[1]}")
-        posted = self.get(f"{PREFIX}/notes", *cookies, *fields)
-        assert posted.status in (302, 303), f"POST notes -> {posted.status}: {posted.text[:500]}"
+        fields = ("--data-urlencode", f"body={note}", "--data-urlencode", f"{form[0]}={form[1]}")
+        return self.get(f"{PREFIX}/notes", "-c", jar, "-b", jar, *fields).status, note
+
+    def write_note(self) -> str:
+        """POST a note through the form (CSRF token and cookie as a browser sends them); returns its text."""
+        jar = "/root/cookies.txt"
+        status, note = self.post_note(jar, self.open_form(jar))
+        assert status in (302, 303), f"POST notes -> {status}"
         assert note in self.get(f"{PREFIX}/notes").text, "the note is not listed after the POST"
         return note
 
@@ -553,12 +563,84 @@ class Stack:
         assert stale <= LOAD_CLIENTS + load["requests"] // 100, (
             f"{stale} of {load['requests']} requests had to be resent"
         )
-        # The new code is served once the reload is over (uWSGI's chain reload replaces one worker at a time).
+        # The new code is served once the reload is over.
         deadline = time.monotonic() + 30
         while marker not in (page := self.get(f"{PREFIX}/about")).text and time.monotonic() < deadline:
             time.sleep(0.2)
         assert marker in page.text, "the old code is still served after the reload"
         return load
+
+    # ------------------------------------------------------------ secret rotation
+
+    def as_service_account(self, *command: str) -> list[str]:
+        return self.as_user(*command) if self.user_mode else ["runuser", "-u", SLUG, "--", *command]
+
+    def reload_and_wait(self) -> None:
+        """The generated supervisor's graceful reload, then wait until every worker is a new one."""
+        master = self.master_pid()
+        old_workers = set(self.user_pids()) - {master}
+        if self.supervisor == "systemd":
+            self.run(["systemctl", "reload", SLUG])
+        elif self.server == "gunicorn":
+            self.run(self.control("signal", "HUP"))
+        else:
+            run_dir = f"{PREFIX_DIR}/run" if self.user_mode else f"/run/{SLUG}"
+            self.run(self.as_service_account("touch", f"{run_dir}/uwsgi.reload"))
+        deadline = time.monotonic() + 60
+        while old_workers & set(self.user_pids()) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        left = old_workers & set(self.user_pids())
+        if left:
+            processes = self.run(["ps", "-o", "pid,ppid,etime,args", "-p", ",".join(map(str, left))], check=False)
+            raise AssertionError(
+                f"old workers still running 60 s after the reload:\n{processes.stdout}\n{self.app_log()[-3000:]}"
+            )
+        self.wait_for_200()
+
+    def session_cookie(self, jar: str) -> str:
+        """The session cookie curl keeps in `jar` (Netscape format: the name is the sixth field, the value the 7th)."""
+        name = "sessionid" if self.framework == "django" else "session"
+        lines = self.run(["cat", jar], check=False).stdout.splitlines()
+        return next(
+            (line.split("\t")[6] for line in lines if line.count("\t") == 6 and line.split("\t")[5] == name), ""
+        )
+
+    def check_secret_rotation(self) -> None:
+        """`manage.py init-config --rotate`, then the graceful reload it names: a session signed with the old key is
+        still accepted (SECRET_KEY_FALLBACKS) and its forms still post; a session started after the rotation is signed
+        with the new key: once the fallback is removed it is still accepted while the old one is not. (Flask and Dash
+        sign their session cookie with the key; Django keeps sessions in the database and its CSRF cookie is not signed,
+        so for Django the forms must keep working and the key must change, and that is what is checked.)"""
+        old_jar, new_jar = "/root/rotation-old.txt", "/root/rotation-new.txt"
+        self.open_form(old_jar)
+        old_session = self.session_cookie(old_jar)
+        manage = [f"{self.app_dir}/.venv/bin/python", f"{self.app_dir}/manage.py"]
+        env_file = f"{self.app_dir}/.env"
+        key_before = self.run(["grep", "^SECRET_KEY=", env_file]).stdout
+        rotate = self.as_service_account(*manage, "init-config", "--rotate")
+        rotated = self.run(["bash", "-c", f"cd {self.app_dir} && {shlex.join(rotate)}"])
+        assert "SECRET_KEY (rotated" in rotated.stdout and "reload it gracefully" in rotated.stdout, rotated.stdout
+        assert self.run(["grep", "^SECRET_KEY=", env_file]).stdout != key_before, "init-config --rotate kept the key"
+        self.reload_and_wait()
+
+        form = self.open_form(old_jar)
+        assert self.session_cookie(old_jar) == old_session, "the session signed with the old key was replaced"
+        status, _ = self.post_note(old_jar, form)
+        assert status in (302, 303), f"POST in a session from before the rotation -> {status}"
+        self.open_form(new_jar)
+        new_session = self.session_cookie(new_jar)
+
+        self.run(["sed", "-i", "s/^SECRET_KEY_FALLBACKS=.*/SECRET_KEY_FALLBACKS=/", env_file])
+        self.reload_and_wait()
+        form = self.open_form(new_jar)
+        assert self.session_cookie(new_jar) == new_session, "the session started after the rotation was replaced"
+        status, _ = self.post_note(new_jar, form)
+        assert status in (302, 303), f"POST in a session from after the rotation -> {status}"
+        if self.framework != "django":
+            assert old_session, "no session cookie before the rotation"
+            self.open_form(old_jar)
+            assert self.session_cookie(old_jar) != old_session, "a session signed with the removed key was accepted"
+        self.check_healthz()
 
     # ------------------------------------------------------------ redeploy without stale files
 
@@ -647,6 +729,7 @@ def run_stack(answers: dict, workdir: Path) -> StackReport:
             if stack.supervisor == "systemd":
                 stack.check("socket activation: a request starts the stopped service", stack.check_socket_activation)
             stack.check("reload under load: zero failures, new code", stack.check_reload_under_load)
+            stack.check("secret key rotation takes effect on reload", stack.check_secret_rotation)
             if stack.supervisor == "systemd" or answers["database"] == "postgresql":
                 stack.check("redeploy removes stale files, keeps data", stack.check_redeploy_removes_stale_files, note)
             stack.check("final stop", stack.check_stop)

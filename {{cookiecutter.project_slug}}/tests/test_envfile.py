@@ -47,3 +47,15 @@ def test_rotation_keeps_only_the_newest_fallbacks(tmp_path):
     # The current key, then the previous FALLBACKS_KEPT ones, newest first.
     expected = ",".join(reversed(keys[-1 - envfile.FALLBACKS_KEPT : -1]))
     assert envfile.read(env_file)["SECRET_KEY_FALLBACKS"] == expected
+
+
+def test_init_config_says_how_to_make_the_server_use_a_rotated_key_and_never_prints_it(tmp_path):
+    env_file = tmp_path / ".env"
+    first = envfile.init_config(env_file)
+    assert "wrote SECRET_KEY" in first
+    assert envfile.init_config(env_file) == f"{env_file}: every secret is already set"
+    rotated = envfile.init_config(env_file, rotate=True)
+    assert "SECRET_KEY (rotated" in rotated
+    assert envfile.RELOAD_COMMAND and envfile.RELOAD_COMMAND in rotated
+    for value in envfile.read(env_file).values():
+        assert value not in first + rotated

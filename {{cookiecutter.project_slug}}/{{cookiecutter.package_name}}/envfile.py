@@ -65,6 +65,32 @@ def ensure_secrets(env_file: Path) -> list[str]:
     return list(missing)
 
 
+{% set slug = cookiecutter.project_slug %}
+{% if cookiecutter.supervisor == "systemd" %}
+RELOAD_COMMAND = "systemctl reload {{ slug }}"
+{% elif cookiecutter.supervisor == "supervisord" %}
+RELOAD_COMMAND = "{{ {"gunicorn": "supervisorctl signal HUP " ~ slug, "uwsgi": "touch " ~ cookiecutter.__run_dir ~ "/uwsgi.reload"}[cookiecutter.server] }}"
+{% elif cookiecutter.supervisor == "none" %}
+RELOAD_COMMAND = "{{ {"gunicorn": "kill -HUP <the gunicorn master's pid>", "uwsgi": "touch " ~ cookiecutter.__run_dir ~ "/uwsgi.reload"}[cookiecutter.server] }}"
+{% endif %}
+# The server's workers read .env when they start: a graceful reload makes them read the new values.
+AFTER_CHANGE = (
+    f"the running server still uses the old values: reload it gracefully ({RELOAD_COMMAND}, or run deploy/install.sh"
+    " again); a session signed with the old key stays valid until it expires"
+)
+
+
+def init_config(env_file: Path, rotate: bool = False) -> str:
+    """`manage.py init-config [--rotate]`: add missing secrets, rotate SECRET_KEY on request; what to tell the user."""
+    added = ensure_secrets(env_file)
+    if rotate:
+        rotate_secret_key(env_file)
+        added.append("SECRET_KEY (rotated; the previous key is in SECRET_KEY_FALLBACKS)")
+    if not added:
+        return f"{env_file}: every secret is already set"
+    return f"{env_file}: wrote {', '.join(added)}\n{AFTER_CHANGE}"
+
+
 def rotate_secret_key(env_file: Path) -> None:
     """New SECRET_KEY; the old one moves to SECRET_KEY_FALLBACKS so existing sessions stay valid until they expire."""
     values = read(env_file)

@@ -264,3 +264,25 @@ run_directory_at_boot() {
     printf 'd %s 0750 %s %s -\n' "$RUN_DIR" "$APP_NAME" "$APP_NAME" | install_text "/etc/tmpfiles.d/$APP_NAME.conf" 0644 || true
     system systemd-tmpfiles --create "/etc/tmpfiles.d/$APP_NAME.conf"
 }
+
+# ---------------------------------------------------------------- graceful reloads
+# Reload the server gracefully by running COMMAND, then wait until its master MASTER_PID has replaced every worker it had,
+# 60 s at most: the deploy is not over before the new code serves.
+#   reload_and_settle MASTER_PID COMMAND...
+reload_and_settle() {
+    local master=$1 before still="" attempt
+    shift
+    if dry_run || [[ ! $master =~ ^[1-9][0-9]*$ ]]; then
+        "$@"
+        return
+    fi
+    before=$(pgrep -P "$master" | sort || true)
+    "$@"
+    for attempt in $(seq 300); do
+        still=$(comm -12 <(printf '%s\n' "$before") <(pgrep -P "$master" | sort) | sed '/^$/d')
+        [[ -z $still ]] && break
+        sleep 0.2
+    done
+    [[ -z $still ]] || die "reload: workers $(echo "$still" | tr '\n' ' ')still run the old code after 60 s (attempt $attempt)"
+    say "reloaded: every worker runs the new code"
+}
