@@ -366,11 +366,10 @@ def test_install_script_and_steps_pass_shellcheck(unique, scratch):
 
 
 def test_shellcheck_rejects_an_unquoted_variable(scratch):
-    common = next(unique for unique in unique_files()["install-step"] if unique.name == "steps/common.sh")
-    broken = common.content.replace('rm -f "$backup"', "rm -f $backup", 1)
-    assert broken != common.content
-    deploy = write_deploy_dir(scratch, {**common.companion, "steps/common.sh": broken})
-    assert not validators.shellcheck(deploy / "steps/common.sh").ok
+    step = next(unique for unique in unique_files()["install-step"] if 'rm -f "$backup"' in unique.content)
+    broken = step.content.replace('rm -f "$backup"', "rm -f $backup", 1)
+    deploy = write_deploy_dir(scratch, {**step.companion, step.name: broken})
+    assert not validators.shellcheck(deploy / step.name).ok
 
 
 # ---------------------------------------------------------------- postgresql.sql

@@ -9,6 +9,8 @@ from tests.render import CHOICES, TEMPLATE_ROOT, render_cookiecutter, valid_for
 
 STEPS_TEMPLATE_DIR = TEMPLATE_ROOT / "{{cookiecutter.project_slug}}" / "deploy" / "steps"
 STEP_NAME = re.compile(r"^\{% if cookiecutter\.(_*\w+) == '(\w+)' %\}(\w+)-(\w+)\.sh\{% endif %\}$")
+# What every value of a question shares (proxy.sh: what each proxy's file uses), present whenever one is chosen.
+SHARED_STEP_NAME = re.compile(r"^\{% if cookiecutter\.(\w+) != 'none' %\}(\w+)\.sh\{% endif %\}$")
 DEPLOY_QUESTIONS = ("framework", "server", "proxy", "supervisor", "database", "tls")
 # How each value shows in deploy code that handles it: its name, except where the name is an ordinary word or the
 # operating system's own tool (systemd-tmpfiles, systemctl and journalctl serve whatever the supervisor).
@@ -29,6 +31,10 @@ def test_each_value_step_file_is_named_after_its_value():
     conditional = [path for path in STEPS_TEMPLATE_DIR.iterdir() if "{%" in path.name]
     assert conditional, "no per-value step files"
     for path in conditional:
+        shared = SHARED_STEP_NAME.match(path.name)
+        if shared:
+            assert shared[1] == shared[2] and "none" in CHOICES[shared[1]], path.name
+            continue
         match = STEP_NAME.match(path.name)
         assert match, f"{path.name}: not '{{% if cookiecutter.QUESTION == VALUE %}}QUESTION-VALUE.sh{{% endif %}}'"
         variable, value, question, named_value = match.groups()
@@ -65,5 +71,6 @@ def test_deploy_code_holds_nothing_for_values_not_chosen(tmp_path, answers):
     }
     assert found == set(), f"deploy code for values this project did not choose: {sorted(found)}"
     steps = sorted(path.name for path in (tmp_path / "my-web-app" / "deploy" / "steps").iterdir())
-    chosen_steps = [name for name in steps if name not in ("common.sh", "base.sh", "project.sh")]
+    chosen_steps = [name for name in steps if "-" in name]
+    assert ("proxy.sh" in steps) == (answers["proxy"] != "none")
     assert all(name.split("-")[1].removesuffix(".sh") in {*answers.values(), "flask"} for name in chosen_steps)

@@ -11,7 +11,8 @@
 #
 # Safe to run again after every code change: it only changes what differs, then reloads (or restarts) the app.
 # The steps are in deploy/steps/: common.sh and base.sh for every project, then one file per answer this project
-# was generated with (proxy-*.sh, server-*.sh, supervisor-*.sh, ...); each adds its work to the phases below.
+# was generated with (proxy-*.sh, server-*.sh, supervisor-*.sh, ...; proxy.sh when there is a proxy); each adds its
+# work to the phases below.
 # shellcheck source-path=SCRIPTDIR
 set -euo pipefail
 
@@ -23,8 +24,12 @@ source "$STEPS_DIR/project.sh"
 source "$STEPS_DIR/common.sh"
 # shellcheck source=steps/base.sh
 source "$STEPS_DIR/base.sh"
-for step in "$STEPS_DIR"/*-*.sh; do
-    # shellcheck source=/dev/null # one file per chosen answer
+# The files of this project's answers.
+for step in "$STEPS_DIR"/*.sh; do
+    case ${step##*/} in
+        project.sh | common.sh | base.sh) continue ;;
+    esac
+    # shellcheck source=/dev/null
     source "$step"
 done
 

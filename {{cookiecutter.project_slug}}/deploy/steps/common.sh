@@ -144,10 +144,12 @@ use_user_layout() {
     STATE_DIR=$PREFIX/data
     RUN_DIR=$PREFIX/run
     LOG_DIR=$PREFIX/log
+    # shellcheck disable=SC2034 # read by the steps
     CONF_DIR=$PREFIX/etc
     USER_LAYOUT=("$APP_DIR" "$STATE_DIR" "$RUN_DIR" "$LOG_DIR")
     # shellcheck disable=SC2034 # read by the steps
     SERVICE_USER=$(id -un)
+    # shellcheck disable=SC2034 # read by the steps
     SERVICE_GROUP=$(id -gn)
     USER_MODE=1
 }
@@ -168,95 +170,6 @@ generated_file() {
     else
         cat "$1"
     fi
-}
-
-# ---------------------------------------------------------------- the proxy (steps/proxy-*.sh use these)
-# The proxy's user joins the service group where it must: for the unix socket, and for everything under a --user
-# prefix (mode 0750). With --user, every directory above the prefix must also let it pass.
-let_proxy_in() {
-    if user_mode || [[ $PROXY_JOINS_GROUP == yes ]]; then
-        if dry_run || user_mode || ! id -nG "$PROXY_USER" | grep -qw -- "$SERVICE_GROUP"; then
-            system usermod --append --groups "$SERVICE_GROUP" "$PROXY_USER"
-        else
-            say "$PROXY_USER is in group $SERVICE_GROUP"
-        fi
-    fi
-    if user_mode; then
-        local directory=$PREFIX mode group
-        while directory=$(dirname "$directory") && [[ $directory != / ]]; do
-            mode=$(stat -c %A "$directory")
-            group=$(stat -c %G "$directory")
-            if ! [[ ${mode:9:1} == [xt] || (${mode:6:1} == [xs] && $group == "$SERVICE_GROUP") ]]; then
-                system chmod o+x "$directory"
-            fi
-        done
-    fi
-}
-
-# SELinux (RHEL): the proxy (httpd_t) may read the static files and the maintenance page, and connect to the app.
-configure_selinux() {
-    if dry_run || user_mode || ! command -v selinuxenabled >/dev/null || ! selinuxenabled; then
-        return 0
-    fi
-    selinux_label httpd_sys_content_t "$(static_dir)(/.*)?"
-    selinux_label httpd_sys_content_t "$APP_DIR/deploy/maintenance\.html"
-    if [[ $PROXY_JOINS_GROUP == yes ]]; then
-        selinux_label httpd_var_run_t "$RUN_DIR(/.*)?"
-    else
-        system setsebool -P httpd_can_network_connect 1
-    fi
-    system restorecon -R "$APP_DIR" "$RUN_DIR"
-    say "SELinux: if the proxy still logs 'Permission denied': ausearch -m avc -ts recent | audit2allow -M $APP_NAME"
-}
-
-selinux_label() {
-    semanage fcontext -a -t "$1" "$2" 2>/dev/null || system semanage fcontext -m -t "$1" "$2"
-}
-
-# Put a generated site file where the proxy reads it, test the proxy's whole configuration, and only then reload.
-# As root a failed test puts the previous file back, so a bad site never takes the proxy down; with --user the
-# administrator copies the file (root never loads a file the account can change) and runs the same commands.
-#   publish_site SOURCE TARGET ENABLED_LINK TEST_COMMAND SERVICE
-publish_site() {
-    local source=$1 target=$2 enabled_link=$3 test_command=$4 service=$5 backup
-    if user_mode; then
-        local copy
-        copy=$CONF_DIR/$(basename "$source")
-        relocate "$source" | install_text "$copy" 0644 || true
-        say "the proxy is the administrator's: to serve the app they run, once, as root:"
-        system install -D -m 0644 "$copy" "$target"
-        if [[ -n $enabled_link ]]; then
-            system ln -sfn "../sites-available/$(basename "$target")" "$enabled_link"
-        fi
-        system "$test_command"
-        system systemctl reload-or-restart "$service"
-        return
-    fi
-    backup=$(mktemp)
-    [[ -f $ROOT$target ]] && cp -p "$ROOT$target" "$backup"
-    if install_file "$source" "$target" 0644; then
-        if [[ -n $enabled_link ]]; then
-            # Debian's proxies read the sites-enabled link.
-            install -d -m 0755 "$ROOT$(dirname "$enabled_link")"
-            ln -sfn "../sites-available/$(basename "$target")" "$ROOT$enabled_link"
-            say "enabled $enabled_link"
-        fi
-        if ! dry_run && ! $test_command; then
-            if [[ -s $backup ]]; then
-                cp -p "$backup" "$target"
-            else
-                rm -f "$target" "${enabled_link:-$target}"
-            fi
-            rm -f "$backup"
-            die "$service rejected the new site; the previous configuration is back in place"
-        fi
-    fi
-    rm -f "$backup"
-    if dry_run; then
-        printf 'would run: %s\n' "$test_command"
-    fi
-    system systemctl enable "$service"
-    system systemctl reload-or-restart "$service"
 }
 
 # RUN_DIR made at every boot (tmpfiles.d), for a supervisor that does not make it itself.
