@@ -59,3 +59,19 @@ def test_init_config_says_how_to_make_the_server_use_a_rotated_key_and_never_pri
     assert envfile.RELOAD_COMMAND and envfile.RELOAD_COMMAND in rotated
     for value in envfile.read(env_file).values():
         assert value not in first + rotated
+{% if cookiecutter.database == "postgresql" %}
+
+
+def test_database_password_rotation_keeps_the_rest_of_the_url_and_says_what_to_run(tmp_path):
+    env_file = tmp_path / ".env"
+    envfile.ensure_secrets(env_file)
+    before = envfile.read(env_file)
+    message = envfile.init_config(env_file, rotate_database_password=True)
+    after = envfile.read(env_file)
+    assert after["SECRET_KEY"] == before["SECRET_KEY"]
+    old_user, _, old_rest = before["DATABASE_URL"].rpartition("@")
+    new_user, _, new_rest = after["DATABASE_URL"].rpartition("@")
+    assert new_rest == old_rest and new_user.split(":")[:2] == old_user.split(":")[:2] and new_user != old_user
+    assert "deploy/install.sh" in message
+    assert after["DATABASE_URL"] not in message and before["DATABASE_URL"] not in message
+{% endif %}

@@ -80,15 +80,34 @@ AFTER_CHANGE = (
 )
 
 
+{% if cookiecutter.database == "postgresql" %}
+AFTER_DATABASE_ROTATION = (
+    "PostgreSQL still has the old password: run deploy/install.sh again (as root; with --user it names the command an"
+    " administrator runs): it gives the role the new one, then reloads the server; until the reload, new database"
+    " connections of the running workers fail"
+)
+
+
+def init_config(env_file: Path, rotate: bool = False, rotate_database_password: bool = False) -> str:
+{% else %}
 def init_config(env_file: Path, rotate: bool = False) -> str:
-    """`manage.py init-config [--rotate]`: add missing secrets, rotate SECRET_KEY on request; what to tell the user."""
+{% endif %}
+    """`manage.py init-config`: add missing secrets, rotate on request; returns what to tell the user."""
     added = ensure_secrets(env_file)
+    after = []
     if rotate:
         rotate_secret_key(env_file)
         added.append("SECRET_KEY (rotated; the previous key is in SECRET_KEY_FALLBACKS)")
+        after.append(AFTER_CHANGE)
+{% if cookiecutter.database == "postgresql" %}
+    if rotate_database_password:
+        rotate_postgresql_password(env_file)
+        added.append("DATABASE_URL (a new password)")
+        after.append(AFTER_DATABASE_ROTATION)
+{% endif %}
     if not added:
         return f"{env_file}: every secret is already set"
-    return f"{env_file}: wrote {', '.join(added)}\n{AFTER_CHANGE}"
+    return "\n".join([f"{env_file}: wrote {', '.join(added)}", *(after or [AFTER_CHANGE])])
 
 
 def rotate_secret_key(env_file: Path) -> None:
@@ -97,7 +116,23 @@ def rotate_secret_key(env_file: Path) -> None:
     old = values.get("SECRET_KEY", "")
     fallbacks = [key for key in values.get("SECRET_KEY_FALLBACKS", "").split(",") if key]
     fallbacks = ([old] if old else []) + fallbacks
-    updates = {"SECRET_KEY": new_secret_key(), "SECRET_KEY_FALLBACKS": ",".join(fallbacks[:FALLBACKS_KEPT])}
+    update(env_file, {"SECRET_KEY": new_secret_key(), "SECRET_KEY_FALLBACKS": ",".join(fallbacks[:FALLBACKS_KEPT])})
+{% if cookiecutter.database == "postgresql" %}
+
+
+def rotate_postgresql_password(env_file: Path) -> None:
+    """A new password in DATABASE_URL; user, host, port and database stay (deploy/install.sh sets it on the role)."""
+    url = read(env_file).get("DATABASE_URL", "")
+    match = re.fullmatch(r"(postgresql://[^:@/]+:)[^@]*(@.+)", url)
+    if not match:
+        raise ValueError("DATABASE_URL is not postgresql://USER:PASSWORD@HOST/NAME: change its password by hand")
+    update(env_file, {"DATABASE_URL": match[1] + secrets.token_urlsafe(32) + match[2]})
+{% endif %}
+
+
+def update(env_file: Path, updates: dict[str, str]) -> None:
+    """Set these variables in place (others and comments kept); add the ones the file does not have yet."""
+    updates = dict(updates)
     lines = []
     for line in (env_file.read_text() if env_file.exists() else HEADER).splitlines():
         match = ENV_LINE.match(line)
