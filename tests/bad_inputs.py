@@ -6,6 +6,9 @@ BAD_INPUTS = [
     ({"project_slug": "-app"}, "project_slug: must be 1-32 lowercase letters"),
     ({"project_slug": "app--x"}, "project_slug: must be 1-32 lowercase letters"),
     ({"project_slug": "a" * 33}, "project_slug: must be 1-32 lowercase letters"),
+    ({"project_name": "研究室"}, "project_slug: cannot be derived from project_name"),
+    ({"project_name": "!!! ???"}, "project_slug: cannot be derived from project_name"),
+    ({"project_name": "2048 Game"}, "project_slug: must be 1-32 lowercase letters"),
     ({"project_slug": "nginx"}, "project_slug: 'nginx' is the name of a system service"),
     ({"package_name": "flask"}, "package_name: 'flask' would shadow"),
     ({"package_name": "django"}, "package_name: 'django' would shadow"),
@@ -51,4 +54,7 @@ GOOD_INPUTS = [
     {"port": "1024"},
     {"port": "65535"},
     {"project_name": "Café Tool", "project_slug": "cafe-tool"},
+    {"project_name": "Études Lab Tööl"},
+    {"project_name": "研究室", "project_slug": "lab"},
+    {"project_name": "A very long project name that goes on well past the thirty-two characters of a slug"},
 ]

@@ -4,6 +4,7 @@ import sys
 
 import pytest
 
+from local_extensions import ascii_slug
 from tests.bad_inputs import BAD_INPUTS, GOOD_INPUTS
 from tests.render import DEFAULTS, TEMPLATE_ROOT
 
@@ -13,7 +14,7 @@ from wsgi_hooks import core
 
 def answers_with(changes: dict) -> dict:
     answers = {**DEFAULTS, **changes}
-    answers["project_slug"] = changes.get("project_slug", "my-web-app")
+    answers["project_slug"] = changes.get("project_slug", ascii_slug(answers["project_name"]))
     answers["package_name"] = changes.get("package_name", answers["project_slug"].replace("-", "_"))
     answers["__url_prefix"] = answers["url_prefix"].rstrip("/")
     return answers

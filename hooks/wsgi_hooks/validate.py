@@ -9,6 +9,8 @@ HOST_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 PREFIX_SEGMENT = re.compile(r"[A-Za-z0-9._~-]+")
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 UNSAFE_TEXT = re.compile(r'["\\\x00-\x1f\x7f]')
+# The slug derived from a project name with no letter or digit that has an ASCII form (local_extensions.NO_SLUG).
+NO_SLUG = "-"
 
 # Import names a generated project may depend on, the modules at its own root, and the stdlib's test package (absent
 # from sys.stdlib_module_names): a package of the same name would shadow them.
@@ -40,6 +42,11 @@ def text_problems(answers: dict) -> list[str]:
 
 
 def slug_problems(slug: str) -> list[str]:
+    if slug == NO_SLUG:
+        return [
+            "project_slug: cannot be derived from project_name, which has no letters or digits with an ASCII form; "
+            "set project_slug (lowercase letters, digits and single dashes, e.g. project_slug=lab-tool)"
+        ]
     if not SLUG.fullmatch(slug) or len(slug) > 32:
         return [
             f"project_slug: must be 1-32 lowercase letters, digits and single dashes, starting with a letter "
