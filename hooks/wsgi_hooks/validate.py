@@ -86,7 +86,8 @@ def url_prefix_problems(prefix: str) -> list[str]:
 
 def port_problems(port) -> list[str]:
     text = str(port)
-    if not text.isdigit() or not 1024 <= int(text) <= 65535:
+    # ASCII digits only: str.isdigit() and int() also take "１０２４" and "١٠٢٤", which no config file reads as a port.
+    if not (text.isascii() and text.isdigit()) or not 1024 <= int(text) <= 65535:
         return [f"port: must be a whole number from 1024 to 65535 (got {text!r})"]
     return []
 
