@@ -9,6 +9,9 @@ HOST_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 PREFIX_SEGMENT = re.compile(r"[A-Za-z0-9._~-]+")
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 UNSAFE_TEXT = re.compile(r'["\\\x00-\x1f\x7f]')
+# Jinja markup: cookiecutter renders answers given on its command line (`{{ 7*7 }}` becomes 49, `{% x` is a crash),
+# copier keeps them as typed, so the same answer would make two different projects.
+TEMPLATE_MARKUP = re.compile(r"\{[{%#]")
 # The slug derived from a project name with no letter or digit that has an ASCII form (local_extensions.NO_SLUG).
 NO_SLUG = "-"
 
@@ -34,6 +37,9 @@ def text_problems(answers: dict) -> list[str]:
     for field in ("project_name", "description", "author_name"):
         if UNSAFE_TEXT.search(answers[field]):
             problems.append(f"{field}: must not contain double quotes, backslashes or control characters")
+    for field in ("project_name", "description", "author_name", "author_email"):
+        if TEMPLATE_MARKUP.search(answers[field]):
+            problems.append(f"{field}: must not contain template markup ('{{{{', '{{%' or '{{#')")
     if not answers["project_name"].strip():
         problems.append("project_name: must not be empty")
     if not EMAIL.fullmatch(answers["author_email"]):
@@ -86,7 +92,8 @@ def url_prefix_problems(prefix: str) -> list[str]:
 
 def port_problems(port) -> list[str]:
     text = str(port)
-    # ASCII digits only: str.isdigit() and int() also take "１０２４" and "١٠٢٤", which no config file reads as a port.
+    # ASCII digits only: str.isdigit() and int() also take fullwidth and Arabic-Indic digits, which no config file
+    # reads as a port.
     if not (text.isascii() and text.isdigit()) or not 1024 <= int(text) <= 65535:
         return [f"port: must be a whole number from 1024 to 65535 (got {text!r})"]
     return []
