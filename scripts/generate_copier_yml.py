@@ -54,8 +54,9 @@ _tasks:
 
 HIDDEN_INTRO = """\
 # The template tree reads `cookiecutter.<key>`; this computed answer provides it. Not asked, not recorded.
+# type json, not yaml: to_json escapes an emoji as a surrogate pair, which JSON joins and YAML leaves broken.
 cookiecutter:
-  type: yaml
+  type: json
   when: false
   default: >-
 """

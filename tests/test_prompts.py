@@ -49,7 +49,8 @@ def test_choices_defaults_and_help_agree(key):
 def test_copier_hidden_cookiecutter_variable_carries_every_answer():
     """The tree reads cookiecutter.<key>; copier gets it from this hidden computed answer."""
     hidden = COPIER["cookiecutter"]
-    assert (hidden["type"], hidden["when"]) == ("yaml", False)
+    # json, not yaml: to_json writes 🧠 as the surrogate pair \\ud83e\\udde0, which JSON joins and YAML does not.
+    assert (hidden["type"], hidden["when"]) == ("json", False)
     carried = re.findall(r'^\s*"(\w+)":', hidden["default"], re.M)
     assert DERIVED_KEYS, "cookiecutter.json derives some answers (__url_prefix, __family)"
     assert carried == [*COOKIECUTTER_QUESTIONS, *DERIVED_KEYS]
@@ -88,6 +89,7 @@ CHANGED_ANSWERS = {
     "url_prefix": "/lab/eegqc/",
     "port": "9000",
     "python_version": "3.13",
+    "description": "EEG quality control 🧠, Ünïcödé",
 }
 
 
