@@ -18,7 +18,7 @@ from pathlib import Path
 
 from jinja2.ext import Extension
 
-SLUG_LENGTH = 32
+SLUG_LENGTH = 31  # systemd refuses longer user and group names (the unit runs as the slug)
 # What a derived slug is when the name has no letter or digit with an ASCII form (研究室, "!!!"): never a valid slug,
 # always a harmless directory name, so the hooks refuse it and ask for project_slug.
 NO_SLUG = "-"
@@ -62,7 +62,7 @@ _TRANSLATE = str.maketrans(TRANSLITERATION)
 def ascii_slug(name: str) -> str:
     """project_name -> project_slug: `Études Lab Tööl` -> `etudes-lab-tool`.
 
-    Lowercase, accents and ligatures to ASCII, every run of other characters to one dash, at most 32 characters
+    Lowercase, accents and ligatures to ASCII, every run of other characters to one dash, at most 31 characters
     (cut at a dash when there is one); NO_SLUG when nothing is left. Copier gets these steps from
     scripts/generate_copier_yml.py (`copier_ascii_slug`); keep the two in step.
     """

@@ -2,13 +2,13 @@
 
 BAD_INPUTS = [
     ({"project_name": 'Say "hi"'}, "project_name: must not contain double quotes"),
-    ({"project_slug": "My App"}, "project_slug: must be 1-32 lowercase letters"),
-    ({"project_slug": "-app"}, "project_slug: must be 1-32 lowercase letters"),
-    ({"project_slug": "app--x"}, "project_slug: must be 1-32 lowercase letters"),
-    ({"project_slug": "a" * 33}, "project_slug: must be 1-32 lowercase letters"),
+    ({"project_slug": "My App"}, "project_slug: must be 1-31 lowercase letters"),
+    ({"project_slug": "-app"}, "project_slug: must be 1-31 lowercase letters"),
+    ({"project_slug": "app--x"}, "project_slug: must be 1-31 lowercase letters"),
+    ({"project_slug": "a" * 32}, "project_slug: must be 1-31 lowercase letters"),
     ({"project_name": "研究室"}, "project_slug: cannot be derived from project_name"),
     ({"project_name": "!!! ???"}, "project_slug: cannot be derived from project_name"),
-    ({"project_name": "2048 Game"}, "project_slug: must be 1-32 lowercase letters"),
+    ({"project_name": "2048 Game"}, "project_slug: must be 1-31 lowercase letters"),
     ({"project_slug": "nginx"}, "project_slug: 'nginx' is the name of a system service"),
     ({"package_name": "flask"}, "package_name: 'flask' would shadow"),
     ({"package_name": "django"}, "package_name: 'django' would shadow"),

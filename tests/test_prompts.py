@@ -138,8 +138,8 @@ def test_both_tools_compute_the_same_answers(tmp_path, probe_template, answers):
         ({"project_name": "  Tiếng Việt -- \uff31\uff23 ﬁles!  "}, "tieng-viet-qc-files", "tieng_viet_qc_files"),
         (
             {"project_name": "Électro-Encéphalographie Qualité Contrôle"},
-            "electro-encephalographie-qualite",
-            "electro_encephalographie_qualite",
+            "electro-encephalographie",
+            "electro_encephalographie",
         ),
     ],
 )
@@ -183,13 +183,11 @@ def test_copier_expression_is_the_cookiecutter_filter(name):
 def test_derived_slugs_are_ascii_and_valid_or_refused_clearly():
     for name in NAMES:
         slug = ascii_slug(name)
-        assert slug.isascii() and 1 <= len(slug) <= 32
+        assert slug.isascii() and 1 <= len(slug) <= 31
         if slug == NO_SLUG:
             assert "set project_slug" in validate.slug_problems(slug)[0]
     assert validate.NO_SLUG == NO_SLUG, "the hooks recognise the placeholder the filter derives"
-    assert ascii_slug("Électro-Encéphalographie Qualité Contrôle") == "electro-encephalographie-qualite", (
-        "cut at a dash"
-    )
+    assert ascii_slug("Électro-Encéphalographie Qualité Contrôle") == "electro-encephalographie", "cut at a dash"
 
 
 @pytest.mark.parametrize(("url_prefix", "normalised"), [("/", ""), ("/eegqc", "/eegqc"), ("/lab/eegqc/", "/lab/eegqc")])

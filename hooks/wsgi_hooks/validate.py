@@ -53,9 +53,9 @@ def slug_problems(slug: str) -> list[str]:
             "project_slug: cannot be derived from project_name, which has no letters or digits with an ASCII form; "
             "set project_slug (lowercase letters, digits and single dashes, e.g. project_slug=lab-tool)"
         ]
-    if not SLUG.fullmatch(slug) or len(slug) > 32:
+    if not SLUG.fullmatch(slug) or len(slug) > 31:
         return [
-            f"project_slug: must be 1-32 lowercase letters, digits and single dashes, starting with a letter "
+            f"project_slug: must be 1-31 lowercase letters, digits and single dashes, starting with a letter "
             f"(got {slug!r}; set project_slug explicitly if the project name has other characters)"
         ]
     if slug in SERVICE_NAMES:
