@@ -68,7 +68,7 @@ NAMES = [
 ]
 # No NUL (cannot be a command-line argument) and no lone surrogates (cannot be encoded).
 TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=300)
-SLUGS = ["lab", "eeg-qc", "a" * 32, "a" * 33, "Lab", "-x", "x-", "a--b", "研究室", "é", "nginx", "1lab", "lab_x"]
+SLUGS = ["lab", "eeg-qc", "a" * 31, "a" * 32, "Lab", "-x", "x-", "a--b", "研究室", "é", "nginx", "1lab", "lab_x"]
 PACKAGES = ["lab", "eeg_qc", "Lab", "class", "_", "__init__", "flask", "éa", "研究室", "a-b"]
 EMAILS = ["you@example.org", "webmaster@eeg-lab.org", "nobody", "a@b", "é@bücher.example", "me@10.0.0.1"]
 DOMAINS = [
@@ -289,6 +289,26 @@ def fuzz_shard(number: int):
 
 for _number in range(SHARDS):
     globals()[f"test_fuzzed_answers_shard_{_number}"] = fuzz_shard(_number)
+
+
+# Examples hypothesis found, each a bug fixed at its source: they run on every test run, whatever the seeds draw.
+FOUND = [
+    # a long derived slug made a gunicorn.conf.py comment too long for ruff, and systemd refused 32-character users
+    ("cookiecutter", {"project_name": "Électro-Encéphalographie Qualité Contrôle des Données"}),
+    # characters outside the BMP crashed copier ("surrogates not allowed") instead of generating or refusing
+    ("copier", {"project_name": "õp*\x0fª\U000dedbdi", "domain_name": "xn--80ak6aa92e.com", "port": "37664",
+                "framework": "dash"}),
+    ("copier", {"description": "\U000e499d&", "author_name": ">þq;'\x98ÙbĀ", "domain_name": "127.0.0.1",
+                "proxy": "none", "bind": "tcp"}),
+    ("copier", {"project_name": "🧪 Lab", "description": "Tests 🧠 things"}),
+    # fullwidth digits passed the port rule and reached nginx.conf
+    ("copier", {"port": "\uff11\uff10\uff12\uff14", "bind": "tcp"}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("tool", "answers"), FOUND)
+def test_found_example(tool, answers, template, certificates, tmp_path):
+    check_example(tool, answers, template, certificates, tmp_path)
 
 
 def test_the_shards_cover_500_examples_through_both_tools():
