@@ -7,6 +7,8 @@ BAD_INPUTS = [
     ({"project_slug": "app--x"}, "project_slug: must be 1-31 lowercase letters"),
     ({"project_slug": "a" * 32}, "project_slug: must be 1-31 lowercase letters"),
     ({"project_name": "研究室"}, "project_slug: cannot be derived from project_name"),
+    ({"project_name": "A " * 150}, "project_name: must be at most 50 columns wide"),
+    ({"project_name": "研究室" * 9}, "project_name: must be at most 50 columns wide"),
     ({"project_name": "!!! ???"}, "project_slug: cannot be derived from project_name"),
     ({"project_name": "2048 Game"}, "project_slug: must be 1-31 lowercase letters"),
     ({"project_slug": "nginx"}, "project_slug: 'nginx' is the name of a system service"),
@@ -58,5 +60,5 @@ GOOD_INPUTS = [
     {"project_name": "Café Tool", "project_slug": "cafe-tool"},
     {"project_name": "Études Lab Tööl"},
     {"project_name": "研究室", "project_slug": "lab"},
-    {"project_name": "A very long project name that goes on well past the thirty-two characters of a slug"},
+    {"project_name": "A long project name, well past the slug's 31 chars"},
 ]

@@ -3,6 +3,7 @@
 import keyword
 import re
 import sys
+import unicodedata
 
 SLUG = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*")
 HOST_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
@@ -32,6 +33,15 @@ SERVICE_NAMES = {
 # fmt: on
 
 
+# The longest generated Python line around the name (a docstring of the Django project) leaves it 52 of 120 columns.
+NAME_WIDTH = 50
+
+
+def width(text: str) -> int:
+    """Columns `text` takes, as ruff counts them for its line length: East Asian wide characters take two."""
+    return sum(2 if unicodedata.east_asian_width(character) in "WF" else 1 for character in text)
+
+
 def text_problems(answers: dict) -> list[str]:
     problems = []
     for field in ("project_name", "description", "author_name"):
@@ -42,6 +52,11 @@ def text_problems(answers: dict) -> list[str]:
             problems.append(f"{field}: must not contain template markup ('{{{{', '{{%' or '{{#')")
     if not answers["project_name"].strip():
         problems.append("project_name: must not be empty")
+    elif width(answers["project_name"]) > NAME_WIDTH:
+        problems.append(
+            f"project_name: must be at most {NAME_WIDTH} columns wide (wide characters such as CJK count twice): it "
+            f"goes into lines of Python held to 120 (got {width(answers['project_name'])})"
+        )
     if not EMAIL.fullmatch(answers["author_email"]):
         problems.append(f"author_email: must look like name@example.org (got {answers['author_email']!r})")
     return problems
