@@ -1,15 +1,74 @@
-"""Jinja extension that cookiecutter loads (``_extensions`` in cookiecutter.json) to render the hooks.
+"""Jinja extension that cookiecutter loads (``_extensions`` in cookiecutter.json) to render the defaults and hooks.
 
 Cookiecutter copies each hook to a temporary file before running it, so a hook cannot find the template's ``hooks/``
 package by itself. This extension gives the hook template the absolute path of that package and a quoting-safe way to
-embed the answers. Copier does not need it: it runs the hooks in place and passes the answers as an argument.
+embed the answers. Copier does not need that: it runs the hooks in place and passes the answers as an argument.
+
+It also gives cookiecutter the ``ascii_slug`` filter that derives project_slug from project_name. Copier cannot load a
+module from the template directory (it imports ``_jinja_extensions`` from its own environment, and the template
+directory is not on sys.path), so scripts/generate_copier_yml.py writes the same steps into copier.yml as one plain
+Jinja expression built from TRANSLITERATION below: one table, two renderings, the same slug.
 """
 
 import base64
 import json
+import re
+import unicodedata
 from pathlib import Path
 
 from jinja2.ext import Extension
+
+SLUG_LENGTH = 31  # systemd refuses longer user and group names (the unit runs as the slug)
+# What a derived slug is when the name has no letter or digit with an ASCII form (研究室, "!!!"): never a valid slug,
+# always a harmless directory name, so the hooks refuse it and ask for project_slug.
+NO_SLUG = "-"
+# Letters Unicode does not decompose into an ASCII letter plus accents.
+# fmt: off
+SPECIAL_LETTERS = {
+    "ß": "ss", "æ": "ae", "œ": "oe", "ø": "o", "ł": "l", "đ": "d", "ð": "d", "þ": "th", "ħ": "h", "\u0131": "i",
+    "ŧ": "t", "ŋ": "ng", "ƒ": "f", "ĸ": "k", "\u017f": "s", "ɨ": "i", "ƀ": "b", "ɍ": "r", "ȥ": "z",
+}
+# fmt: on
+# Blocks whose letters get an ASCII form: Latin-1 Supplement, Latin Extended-A and -B, Latin Extended Additional
+# (Vietnamese), the Latin ligatures (fi) and the fullwidth forms.
+TRANSLITERATED_BLOCKS = [(0x00A0, 0x024F), (0x1E00, 0x1EFF), (0xFB00, 0xFB06), (0xFF01, 0xFF5E)]
+
+
+def _ascii_form(character: str) -> str:
+    """The character without its accents (NFKD, combining marks dropped), "" when that leaves no ASCII."""
+    if character in SPECIAL_LETTERS:
+        return SPECIAL_LETTERS[character]
+    bare = "".join(part for part in unicodedata.normalize("NFKD", character) if not unicodedata.combining(part))
+    return bare if bare.isascii() else ""
+
+
+def _transliteration() -> dict[str, str]:
+    """Lowercase non-ASCII character -> its ASCII form, for every such character in the blocks that has one."""
+    table = {}
+    for first, last in TRANSLITERATED_BLOCKS:
+        for code in range(first, last + 1):
+            character = chr(code)
+            form = _NOT_SLUG.sub("-", _ascii_form(character).lower())  # what ascii_slug makes of it anyway
+            if character.lower() == character and form.strip("-"):
+                table[character] = form
+    return table
+
+
+_NOT_SLUG = re.compile(r"[^a-z0-9]+")
+TRANSLITERATION = _transliteration()
+_TRANSLATE = str.maketrans(TRANSLITERATION)
+
+
+def ascii_slug(name: str) -> str:
+    """project_name -> project_slug: `Études Lab Tööl` -> `etudes-lab-tool`.
+
+    Lowercase, accents and ligatures to ASCII, every run of other characters to one dash, at most 31 characters
+    (cut at a dash when there is one); NO_SLUG when nothing is left. Copier gets these steps from
+    scripts/generate_copier_yml.py (`copier_ascii_slug`); keep the two in step.
+    """
+    slug = _NOT_SLUG.sub("-", str(name).lower().translate(_TRANSLATE)).strip("-")
+    slug = (slug + "-")[: SLUG_LENGTH + 1].rsplit("-", 1)[0][:SLUG_LENGTH]
+    return slug or NO_SLUG
 
 
 def b64json(value):
@@ -22,3 +81,4 @@ class HookSupport(Extension):
         super().__init__(environment)
         environment.globals["template_hooks_dir"] = str(Path(__file__).resolve().parent / "hooks")
         environment.filters["b64json"] = b64json
+        environment.filters["ascii_slug"] = ascii_slug

@@ -7,6 +7,10 @@ and committed (tests/test_prompts.py fails when it is stale). Run `make copier.y
 What comes from cookiecutter.json: every question in order, its help (`__prompts__`), choices and default (a Jinja
 default's `cookiecutter.x` becomes copier's `x`), `_envops` from `_jinja2_env_vars`, and the hidden `cookiecutter`
 answer carrying every question plus every derived `__x` key. What lives here: copier's own settings and the sections.
+
+cookiecutter's `ascii_slug` filter comes from local_extensions.py, a module copier cannot import (copier imports
+`_jinja_extensions` from its own environment; the template directory is not on sys.path). So `x | ascii_slug` becomes
+the same steps written out in plain Jinja (`copier_ascii_slug`), with local_extensions.TRANSLITERATION as the table.
 """
 
 import json
@@ -17,6 +21,9 @@ from pathlib import Path
 import yaml
 
 TEMPLATE_ROOT = Path(__file__).resolve().parent.parent
+if str(TEMPLATE_ROOT) not in sys.path:
+    sys.path.insert(0, str(TEMPLATE_ROOT))
+from local_extensions import NO_SLUG, SLUG_LENGTH, TRANSLITERATION  # noqa: E402
 
 # A section heading goes before the question named here; later questions stay in the section above them.
 SECTION_STARTS = {"project_name": "PROJECT", "framework": "STACK", "domain_name": "SITE"}
@@ -47,14 +54,31 @@ _tasks:
 
 HIDDEN_INTRO = """\
 # The template tree reads `cookiecutter.<key>`; this computed answer provides it. Not asked, not recorded.
+# type json, not yaml: to_json escapes an emoji as a surrogate pair, which JSON joins and YAML leaves broken.
 cookiecutter:
-  type: yaml
+  type: json
   when: false
   default: >-
 """
 
 COOKIECUTTER_REFERENCE = re.compile(r"\bcookiecutter\.")
 EXPRESSION = re.compile(r"\{\{(.*?)\}\}", re.S)
+ASCII_SLUG = re.compile(r"\{\{\s*(\w+)\s*\|\s*ascii_slug\s*\}\}")
+
+
+def copier_ascii_slug(name: str) -> str:
+    """local_extensions.ascii_slug(name) as a Jinja expression copier evaluates without that module: lowercase,
+    transliterate, runs of other characters to one dash (copier's ansible filter regex_replace), cut to 32 at a dash."""
+    single = {key: value for key, value in TRANSLITERATION.items() if len(value) == 1}
+    multiple = {key: value for key, value in TRANSLITERATION.items() if len(value) > 1}
+    assert all(re.fullmatch(r"[a-z0-9-]+", value) for value in TRANSLITERATION.values()), "no quoting needed"
+    table = f"''.maketrans('{''.join(single)}', '{''.join(single.values())}')"
+    table_multiple = "''.maketrans({" + ", ".join(f"'{key}': '{value}'" for key, value in multiple.items()) + "})"
+    slug = (
+        f"(({name} | lower).translate({table}).translate({table_multiple})"
+        " | regex_replace('[^a-z0-9]+', '-')).strip('-')"
+    )
+    return f"{{{{ ((({slug} ~ '-')[:{SLUG_LENGTH + 1}].rsplit('-', 1)[0][:{SLUG_LENGTH}]) or '{NO_SLUG}') }}}}"
 
 
 def questions(prompts: dict) -> list[str]:
@@ -78,8 +102,9 @@ def scalar(text: str, *, in_list: bool = False) -> str:
 
 
 def for_copier(template: str) -> str:
-    """A cookiecutter Jinja default for copier, whose answers are top-level names."""
-    return COOKIECUTTER_REFERENCE.sub("", template)
+    """A cookiecutter Jinja default for copier, whose answers are top-level names and which has no `ascii_slug`."""
+    template = COOKIECUTTER_REFERENCE.sub("", template)
+    return ASCII_SLUG.sub(lambda match: copier_ascii_slug(match.group(1)), template)
 
 
 def as_expression(key: str, template: str) -> str:

@@ -8,8 +8,11 @@ import re
 
 import pytest
 import yaml
+from jinja2.sandbox import SandboxedEnvironment
 
-from scripts.generate_copier_yml import copier_yml, generate
+from hooks.wsgi_hooks import validate
+from local_extensions import NO_SLUG, TRANSLITERATION, ascii_slug
+from scripts.generate_copier_yml import copier_ascii_slug, copier_yml, for_copier, generate
 from tests.render import PROMPTS, TEMPLATE_ROOT, generate_with_cli, render_cookiecutter, render_copier
 from tests.template_versions import copy_working_tree, git
 
@@ -38,8 +41,7 @@ def test_choices_defaults_and_help_agree(key):
         assert theirs["default"] == ours[0], "cookiecutter's default is the first choice"
     else:
         assert "choices" not in theirs
-        translated = ours.replace("cookiecutter.", "")
-        assert theirs["default"] == translated
+        assert theirs["default"] == for_copier(ours)
     assert theirs["help"] == PROMPTS["__prompts__"][key]
     assert theirs["type"] == "str", "answers reach the hooks as strings from both tools"
 
@@ -47,7 +49,8 @@ def test_choices_defaults_and_help_agree(key):
 def test_copier_hidden_cookiecutter_variable_carries_every_answer():
     """The tree reads cookiecutter.<key>; copier gets it from this hidden computed answer."""
     hidden = COPIER["cookiecutter"]
-    assert (hidden["type"], hidden["when"]) == ("yaml", False)
+    # json, not yaml: to_json writes 🧠 as the surrogate pair \\ud83e\\udde0, which JSON joins and YAML does not.
+    assert (hidden["type"], hidden["when"]) == ("json", False)
     carried = re.findall(r'^\s*"(\w+)":', hidden["default"], re.M)
     assert DERIVED_KEYS, "cookiecutter.json derives some answers (__url_prefix, __family)"
     assert carried == [*COOKIECUTTER_QUESTIONS, *DERIVED_KEYS]
@@ -86,6 +89,7 @@ CHANGED_ANSWERS = {
     "url_prefix": "/lab/eegqc/",
     "port": "9000",
     "python_version": "3.13",
+    "description": "EEG quality control 🧠, Ünïcödé",
 }
 
 
@@ -129,6 +133,14 @@ def test_both_tools_compute_the_same_answers(tmp_path, probe_template, answers):
         ({"project_name": "EEG QC"}, "eeg-qc", "eeg_qc"),
         ({"project_name": "Lab_Tools v2.1"}, "lab-tools-v2-1", "lab_tools_v2_1"),
         ({"project_name": "Lab Tools", "project_slug": "labtools"}, "labtools", "labtools"),
+        ({"project_name": "Études Lab Tööl"}, "etudes-lab-tool", "etudes_lab_tool"),
+        ({"project_name": "Straße Œuvre Ærø Łódź"}, "strasse-oeuvre-aero-lodz", "strasse_oeuvre_aero_lodz"),
+        ({"project_name": "  Tiếng Việt -- \uff31\uff23 ﬁles!  "}, "tieng-viet-qc-files", "tieng_viet_qc_files"),
+        (
+            {"project_name": "Électro-Encéphalographie Qualité Contrôle"},
+            "electro-encephalographie",
+            "electro_encephalographie",
+        ),
     ],
 )
 def test_derived_names_agree(tmp_path, answers, slug, package):
@@ -139,6 +151,43 @@ def test_derived_names_agree(tmp_path, answers, slug, package):
     recorded = yaml.safe_load((copier_project / ".copier-answers.yml").read_text())
     assert (recorded["project_slug"], recorded["package_name"]) == (slug, package)
     assert (copier_project / package / "__init__.py").is_file()
+
+
+# ---------------------------------------------------------------- the ASCII slug, one table for both tools
+NAMES = [
+    "My Web App",
+    "Études Lab Tööl",
+    "研究室",
+    "!!!",
+    "",
+    "Lab_Tools v2.1",
+    "ÆØÅ æøå ẞß Ĳ ǅ",
+    "İstanbul Iğd\u0131r",
+    "x" * 40,
+    "abc-" * 20,
+    "a" + "-" * 40 + "b",
+    "研究室 Lab 2",
+    "".join(chr(ord(c) + 0xFEE0) for c in "Fullwidth") + " 🧪 Émoji",
+    "".join(TRANSLITERATION).upper(),
+    "".join(TRANSLITERATION),
+]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_copier_expression_is_the_cookiecutter_filter(name):
+    """copier.yml's written-out slug expression gives what local_extensions.ascii_slug gives cookiecutter."""
+    environment = SandboxedEnvironment(extensions=["jinja2_ansible_filters.AnsibleCoreFiltersExtension"])
+    assert environment.from_string(copier_ascii_slug("project_name")).render(project_name=name) == ascii_slug(name)
+
+
+def test_derived_slugs_are_ascii_and_valid_or_refused_clearly():
+    for name in NAMES:
+        slug = ascii_slug(name)
+        assert slug.isascii() and 1 <= len(slug) <= 31
+        if slug == NO_SLUG:
+            assert "set project_slug" in validate.slug_problems(slug)[0]
+    assert validate.NO_SLUG == NO_SLUG, "the hooks recognise the placeholder the filter derives"
+    assert ascii_slug("Électro-Encéphalographie Qualité Contrôle") == "electro-encephalographie", "cut at a dash"
 
 
 @pytest.mark.parametrize(("url_prefix", "normalised"), [("/", ""), ("/eegqc", "/eegqc"), ("/lab/eegqc/", "/lab/eegqc")])

@@ -4,6 +4,7 @@ import sys
 
 import pytest
 
+from local_extensions import ascii_slug
 from tests.bad_inputs import BAD_INPUTS, GOOD_INPUTS
 from tests.render import DEFAULTS, TEMPLATE_ROOT
 
@@ -13,7 +14,7 @@ from wsgi_hooks import core
 
 def answers_with(changes: dict) -> dict:
     answers = {**DEFAULTS, **changes}
-    answers["project_slug"] = changes.get("project_slug", "my-web-app")
+    answers["project_slug"] = changes.get("project_slug", ascii_slug(answers["project_name"]))
     answers["package_name"] = changes.get("package_name", answers["project_slug"].replace("-", "_"))
     answers["__url_prefix"] = answers["url_prefix"].rstrip("/")
     return answers
@@ -36,3 +37,13 @@ def test_every_problem_is_reported_at_once(capsys):
     assert core.pre_generate(answers_with({"port": "1", "url_prefix": "x", "domain_name": "A"})) == 1
     fields = [line.split(":")[1].strip() for line in capsys.readouterr().err.splitlines()]
     assert fields == ["domain_name", "url_prefix", "port"]
+
+
+@pytest.mark.parametrize("field", ["project_name", "description", "author_name", "author_email"])
+@pytest.mark.parametrize("markup", ["{{ 7*7 }}", "{% x", "{# note"])
+def test_template_markup_in_free_text_is_refused(capsys, field, markup):
+    """cookiecutter would render it (or crash), copier would keep it: refused so both make the same project. Not in
+    BAD_INPUTS, whose cases both command lines must refuse alike: cookiecutter renders the answer before the hook."""
+    value = f"me{markup}@example.org" if field == "author_email" else f"Lab {markup}"
+    assert core.pre_generate(answers_with({field: value})) == 1
+    assert f"error: {field}: must not contain template markup" in capsys.readouterr().err

@@ -3,12 +3,18 @@
 import keyword
 import re
 import sys
+import unicodedata
 
 SLUG = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*")
 HOST_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 PREFIX_SEGMENT = re.compile(r"[A-Za-z0-9._~-]+")
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 UNSAFE_TEXT = re.compile(r'["\\\x00-\x1f\x7f]')
+# Jinja markup: cookiecutter renders answers given on its command line (`{{ 7*7 }}` becomes 49, `{% x` is a crash),
+# copier keeps them as typed, so the same answer would make two different projects.
+TEMPLATE_MARKUP = re.compile(r"\{[{%#]")
+# The slug derived from a project name with no letter or digit that has an ASCII form (local_extensions.NO_SLUG).
+NO_SLUG = "-"
 
 # Import names a generated project may depend on, the modules at its own root, and the stdlib's test package (absent
 # from sys.stdlib_module_names): a package of the same name would shadow them.
@@ -27,22 +33,44 @@ SERVICE_NAMES = {
 # fmt: on
 
 
+# The longest generated Python line around the name (a docstring of the Django project) leaves it 52 of 120 columns.
+NAME_WIDTH = 50
+
+
+def width(text: str) -> int:
+    """Columns `text` takes, as ruff counts them for its line length: East Asian wide characters take two."""
+    return sum(2 if unicodedata.east_asian_width(character) in "WF" else 1 for character in text)
+
+
 def text_problems(answers: dict) -> list[str]:
     problems = []
     for field in ("project_name", "description", "author_name"):
         if UNSAFE_TEXT.search(answers[field]):
             problems.append(f"{field}: must not contain double quotes, backslashes or control characters")
+    for field in ("project_name", "description", "author_name", "author_email"):
+        if TEMPLATE_MARKUP.search(answers[field]):
+            problems.append(f"{field}: must not contain template markup ('{{{{', '{{%' or '{{#')")
     if not answers["project_name"].strip():
         problems.append("project_name: must not be empty")
+    elif width(answers["project_name"]) > NAME_WIDTH:
+        problems.append(
+            f"project_name: must be at most {NAME_WIDTH} columns wide (wide characters such as CJK count twice): it "
+            f"goes into lines of Python held to 120 (got {width(answers['project_name'])})"
+        )
     if not EMAIL.fullmatch(answers["author_email"]):
         problems.append(f"author_email: must look like name@example.org (got {answers['author_email']!r})")
     return problems
 
 
 def slug_problems(slug: str) -> list[str]:
-    if not SLUG.fullmatch(slug) or len(slug) > 32:
+    if slug == NO_SLUG:
         return [
-            f"project_slug: must be 1-32 lowercase letters, digits and single dashes, starting with a letter "
+            "project_slug: cannot be derived from project_name, which has no letters or digits with an ASCII form; "
+            "set project_slug (lowercase letters, digits and single dashes, e.g. project_slug=lab-tool)"
+        ]
+    if not SLUG.fullmatch(slug) or len(slug) > 31:
+        return [
+            f"project_slug: must be 1-31 lowercase letters, digits and single dashes, starting with a letter "
             f"(got {slug!r}; set project_slug explicitly if the project name has other characters)"
         ]
     if slug in SERVICE_NAMES:
@@ -79,7 +107,9 @@ def url_prefix_problems(prefix: str) -> list[str]:
 
 def port_problems(port) -> list[str]:
     text = str(port)
-    if not text.isdigit() or not 1024 <= int(text) <= 65535:
+    # ASCII digits only: str.isdigit() and int() also take fullwidth and Arabic-Indic digits, which no config file
+    # reads as a port.
+    if not (text.isascii() and text.isdigit()) or not 1024 <= int(text) <= 65535:
         return [f"port: must be a whole number from 1024 to 65535 (got {text!r})"]
     return []
 
