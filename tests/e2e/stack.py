@@ -755,11 +755,13 @@ def run_stack(answers: dict, workdir: Path) -> StackReport:
             if stack.supervisor == "systemd":
                 stack.check("socket activation: a request starts the stopped service", stack.check_socket_activation)
             stack.check("reload under load: zero failures, new code", stack.check_reload_under_load)
-            stack.check("secret key rotation takes effect on reload", stack.check_secret_rotation)
+            # Redeploys and rotations on the systemd stacks and the PostgreSQL (supervisord) ones: both supervisors,
+            # every framework and server, root and --user, within the suite's time.
+            if stack.supervisor == "systemd" or answers["database"] == "postgresql":
+                stack.check("secret key rotation takes effect on reload", stack.check_secret_rotation)
+                stack.check("redeploy removes stale files, keeps data", stack.check_redeploy_removes_stale_files, note)
             if answers["database"] == "postgresql":
                 stack.check("database password rotation", stack.check_database_password_rotation)
-            if stack.supervisor == "systemd" or answers["database"] == "postgresql":
-                stack.check("redeploy removes stale files, keeps data", stack.check_redeploy_removes_stale_files, note)
             stack.check("final stop", stack.check_stop)
     finally:
         report.metrics["wall_seconds"] = round(time.monotonic() - started, 1)
