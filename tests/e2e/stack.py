@@ -43,6 +43,14 @@ ADMIN_COMMAND = re.compile(r"^install\.sh: as root: (.+)$", re.M)
 CLIENT = Path(__file__).with_name("client.py")
 MAINTENANCE_MARK = "is back in a moment"
 REPORT_DIR = TEMPLATE_ROOT / "build" / "reports" / "e2e"
+# A migration v1 of a Django project ships and v2 drops (check_redeploy_removes_stale_files).
+OBSOLETE_DJANGO_MIGRATION = f"""from django.db import migrations
+
+
+class Migration(migrations.Migration):
+    dependencies = [("{PACKAGE}", "0001_initial")]
+    operations = [migrations.RunSQL("SELECT 1", migrations.RunSQL.noop)]
+"""
 
 # Bounds: every wait below ends.
 INSTALL_TIMEOUT = 600
@@ -671,9 +679,13 @@ class Stack:
     # ------------------------------------------------------------ redeploy without stale files
 
     def check_redeploy_removes_stale_files(self, note: str | None) -> None:
-        """v1 ships a module and a page template more than v2: after v2's install.sh both are gone from the server,
-        the data (the note written before) is kept, and the site still serves."""
+        """v1 ships a module and a page template more than v2 (and, for Django, a migration that v1's install applies):
+        after v2's install.sh they are gone from the server, the data (the note written before) is kept, and the site
+        still serves. (An Alembic revision that was applied cannot simply be dropped: `db upgrade` then stops at the
+        unknown revision, as it should; that needs a downgrade first, so Flask's part is a module and a template.)"""
         extra = {f"{PACKAGE}/obsolete_helper.py": "ANSWER = 42\n", f"{PACKAGE}/templates/obsolete.html": "<p>old</p>\n"}
+        if self.framework == "django":
+            extra[f"{PACKAGE}/migrations/0002_obsolete.py"] = OBSOLETE_DJANGO_MIGRATION
         for name, text in extra.items():
             self.run(["bash", "-c", f"cat > {self.checkout}/{name}"], input=text)
         if self.user_mode:
