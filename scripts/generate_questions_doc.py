@@ -24,10 +24,11 @@ sys.path.insert(0, str(TEMPLATE_ROOT / "hooks"))
 sys.path.insert(0, str(TEMPLATE_ROOT))
 from tests.render import CHOICES, DEFAULTS, PROMPTS, hook_answers  # noqa: E402
 
-CONDITION = re.compile(r"cookiecutter\.(\w+) == '([^']+)'")
+CONDITION = re.compile(r"cookiecutter\.(\w+) (?:== '([^']+)'|in \[([^\]]+)\])")
 # How a templated name reads on the page: `{{cookiecutter.project_slug}}` as <slug>, conditions dropped.
 NAME_PARTS = [
     (re.compile(r"\{% if [^%]*%\}|\{% endif %\}"), ""),
+    (re.compile(r"\{\{ ?cookiecutter\.project_slug \| replace\('-', '_'\) ?\}\}"), "<slug_>"),
     (re.compile(r"\{\{ ?cookiecutter\.project_slug ?\}\}"), "<slug>"),
     (re.compile(r"\{\{ ?cookiecutter\.package_name ?\}\}"), "<package>"),
 ]
@@ -58,6 +59,14 @@ def description(module) -> str:
     return " ".join((module.__doc__ or "").split()) if module else ""
 
 
+def conditions(name: str) -> list[tuple[str, str]]:
+    """The (question, value) pairs a file name's condition names: `== 'value'` or `in ['one', 'other']`."""
+    pairs = []
+    for question, value, values in CONDITION.findall(name):
+        pairs += [(question, value)] if value else [(question, item) for item in re.findall(r"'([^']+)'", values)]
+    return pairs
+
+
 def readable(path: Path) -> str:
     text = str(path.relative_to(TREE))
     for pattern, replacement in NAME_PARTS:
@@ -80,7 +89,7 @@ def files_by_value() -> dict[tuple[str, str], list[str]]:
         relative = path.relative_to(TREE)
         if any(CONDITION.search(parent) for parent in relative.parts[:-1]):
             continue  # listed as its conditional directory
-        for condition in CONDITION.findall(path.name):
+        for condition in conditions(path.name):
             for owner in owners.get(condition, [condition]):
                 found.setdefault(owner, []).append(readable(path) + ("/" if path.is_dir() else ""))
     return found
