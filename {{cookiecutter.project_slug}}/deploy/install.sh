@@ -73,7 +73,11 @@ parse_arguments() {
             --prefix) PREFIX=$(realpath -m "${2:?--prefix needs a directory}"); shift 2 ;;
             --python) PYTHON=${2:?--python needs the path of a Python}; shift 2 ;;
 {% if cookiecutter.supervisor == 'supervisord' %}
-            --no-crontab) CRONTAB=0; shift ;;
+            --no-crontab)
+                # shellcheck disable=SC2034 # read by steps/supervisor-supervisord.sh
+                CRONTAB=0
+                shift
+                ;;
 {% endif %}
             -h | --help) usage; exit 0 ;;
             *) usage >&2; exit 2 ;;

@@ -98,7 +98,7 @@ PYTHON
 # Is Python $1 at least the version the project asks for?
 python_new_enough() {
     local major=${PYTHON_VERSION%%.*} minor=${PYTHON_VERSION#*.}
-    "$1" -c "import sys; sys.exit(sys.version_info < ($major, $minor))" 2>/dev/null
+    [[ $("$1" -c "import sys; print(sys.version_info >= ($major, $minor))" 2>/dev/null) == True ]]
 }
 
 # The Python that makes the virtualenv: --python PATH, or the first new enough one on PATH. It need not be the
@@ -110,8 +110,8 @@ choose_python() {
         [[ $PYTHON == /* ]] || PYTHON=$(realpath -s "$PYTHON")
         if ! python_new_enough "$PYTHON"; then
             local found
-            found=$("$PYTHON" -c 'import sys; print("Python %d.%d" % sys.version_info[:2])' 2>/dev/null) ||
-                found="not a Python"
+            found=$("$PYTHON" -c 'import sys; print("Python %d.%d" % sys.version_info[:2])' 2>/dev/null) || true
+            [[ $found =~ ^Python\ [0-9]+\.[0-9]+$ ]] || found="not a Python"
             die "--python: $PYTHON is $found; this project needs Python >= $PYTHON_VERSION"
         fi
     else
