@@ -33,8 +33,9 @@ PACKAGES=(
     supervisor postgresql
     # Tests talk to the stack from inside; /bin/kill for ExecReload=; sudo as on a real server.
     curl procps ca-certificates sudo
-    # install.sh --user starts the account's supervisord at boot with an @reboot crontab line.
-    cron
+    # install.sh --user starts the app at boot: the account's supervisord from an @reboot crontab line, or its own
+    # systemd manager (lingering), which needs pam_systemd as on any installed Debian.
+    cron libpam-systemd
 )
 # Host tools: debootstrap builds the tree, systemd-nspawn boots it, zstd packs it.
 HOST_PACKAGES=(debootstrap systemd-container zstd)
