@@ -6,8 +6,9 @@
 #                                       change the running system (packages, users, services, the database)
 #   deploy/install.sh --user [--prefix DIR]
 #                                       no root: install under DIR (default ~/{{ cookiecutter.project_slug }}) and run the app as
-#                                       yourself; print what an administrator must do for the proxy (and the
-#                                       database)
+#                                       yourself, started at boot too; print what an administrator must do for the
+#                                       proxy (and the database{{ ", lingering" if cookiecutter.supervisor == "systemd" else "" }})
+#   ... --python PATH                   make the virtualenv with that Python (conda, pyenv, self-built; >= {{ cookiecutter.python_version }})
 #
 # Safe to run again after every code change: it only changes what differs, then reloads (or restarts) the app.
 # The steps are in deploy/steps/: common.sh and base.sh for every project, then one file per answer this project
