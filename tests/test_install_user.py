@@ -3,6 +3,7 @@ units a --user install writes for the account's own systemd manager, and the opt
 The installs themselves run end to end as an ordinary account in tests/e2e (scenario_user.py).
 """
 
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -148,3 +149,40 @@ def test_user_units_leave_out_what_a_user_manager_cannot_apply(projects, variant
             assert "ExecStart=/home/alice/app-prefix/app/.venv/bin/" in unit
         else:
             assert re.search(r"^ListenStream=/home/alice/app-prefix/run/\w+\.sock$", unit, re.M), unit
+
+
+# ---------------------------------------------------------------- a Python root may run
+
+CHOOSE_SCRIPT = r"""
+set -euo pipefail
+source deploy/steps/project.sh
+source deploy/steps/common.sh
+source deploy/steps/base.sh
+PYTHON=$1
+choose_python
+"""
+
+
+def choose_python_as_root(project: Path, python: str) -> subprocess.CompletedProcess:
+    """base.sh's choose_python alone, as a root install runs it (not a dry run: nothing else of install.sh runs)."""
+    return subprocess.run(
+        [require_tool("bash"), "-c", CHOOSE_SCRIPT, "choose", python],
+        cwd=project, capture_output=True, text=True, check=False, timeout=60,
+    )  # fmt: skip
+
+
+def test_root_refuses_a_python_another_account_can_change(projects, tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("checks what a root install accepts; this test runs as an ordinary user")
+    system_python = require_tool("python3")
+    accepted = choose_python_as_root(projects["systemd"], system_python)
+    assert accepted.returncode == 0 and f"install.sh: Python: {system_python}" in accepted.stdout, accepted.stderr
+    # A link in a directory an account owns: the account could point it elsewhere between the check and the use.
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "python3").symlink_to(system_python)
+    os.chown(theirs, 65534, 65534)
+    tmp_path.chmod(0o755)
+    refused = choose_python_as_root(projects["systemd"], str(theirs / "python3"))
+    assert refused.returncode != 0
+    assert f"--python: root would run {theirs}/python3, but {theirs} can be changed" in refused.stderr, refused.stderr

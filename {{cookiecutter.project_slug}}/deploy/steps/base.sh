@@ -137,21 +137,22 @@ choose_python() {
     say "Python: $PYTHON ($("$PYTHON" -V 2>&1))"
 }
 
-# Root runs the virtualenv's Python (pip, migrations): neither the interpreter nor its standard library, nor any
-# directory above them, may be writable by an account other than root.
+# Root runs the virtualenv's Python (pip, migrations): neither the interpreter (the path given, and the file it leads
+# to) nor its standard library, nor any directory above them, may be writable by an account other than root.
 root_may_run() {
     local path owner group mode
     while IFS= read -r path; do
         while [[ $path != / ]]; do
             read -r owner group mode < <(stat -L -c '%u %g %a' "$path")
             mode=$((8#$mode))
-            # Writable by its owner, its group (unless root's) or anyone (unless sticky, as /tmp).
+            # Owned by another account, or writable by its group (unless root's) or by anyone (unless sticky: /tmp).
             if [[ $owner != 0 ]] || ((group != 0 && mode & 8#020)) || ((mode & 8#002 && !(mode & 8#1000))); then
                 die "--python: root would run $1, but $path can be changed by an account other than root"
             fi
             path=$(dirname "$path")
         done
-    done < <("$1" -c 'import os, sys, sysconfig; print(os.path.realpath(sys.executable)); print(sysconfig.get_path("stdlib"))')
+    done < <(printf '%s\n' "$1"; "$1" -c 'import os, sys, sysconfig
+print(os.path.realpath(sys.executable)); print(sysconfig.get_path("stdlib"))')
 }
 
 ensure_virtualenv() {
