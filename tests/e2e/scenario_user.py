@@ -143,8 +143,6 @@ def check_crontab_line(stack: Stack) -> None:
     expected = f"@reboot {stack.app_dir}/.venv/bin/supervisord -c {PREFIX_DIR}/etc/supervisord.conf"
     lines = [line for line in crontab.splitlines() if line.startswith("@reboot")]
     assert lines == [expected], f"crontab of {USER}:\n{crontab}"
-    log = stack.report.metrics.get("first_install_log", "")
-    assert "+ crontab -" in log or "crontab: added" in log, log[-1000:]
 
 
 def server_gone(stack: Stack) -> None:
