@@ -6,7 +6,8 @@ proxy with supervisorctl or systemctl. Nothing in the generated files is edited:
 supervisord stacks install the way a user without root does (`deploy/install.sh --user` as the ordinary account
 USER, under PREFIX, with that account's own supervisord); the test then plays the administrator and runs, as root,
 exactly the commands the installer printed for one ("as root: ..."). SYSTEM_SUPERVISORD lists the stacks installed
-as root instead, under the distribution's supervisord.
+as root instead, under the distribution's supervisord; USER_SYSTEMD the systemd stacks installed with --user, as units
+of the account's own systemd manager (tests/e2e/scenario_user.py adds their checks).
 
 Every HTTP request is made inside the container (its loopback is private): single requests with curl, load, crash
 and start timing with tests/e2e/client.py under the container's /usr/bin/python3.
