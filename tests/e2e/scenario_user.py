@@ -16,8 +16,8 @@ import time
 
 from tests.e2e.stack import PREFIX_DIR, SLUG, USER, USER_HOME, Stack
 
-BOOT_STACKS = {"flask-gunicorn-apache-supervisord-sqlite", "dash-uwsgi-nginx-systemd-sqlite"}
-OPT_PYTHON_STACKS = {"dash-uwsgi-nginx-systemd-sqlite"}
+BOOT_STACKS = {"flask-gunicorn-apache-supervisord-sqlite", "flask-uwsgi-nginx-systemd-sqlite"}
+OPT_PYTHON_STACKS = {"flask-uwsgi-nginx-systemd-sqlite"}
 OPT_PREFIX = "/opt/python3.11"
 OPT_PYTHON = f"{OPT_PREFIX}/bin/python3.11"
 BOOT_TIMEOUT = 60

@@ -41,7 +41,7 @@ USER_HOME = f"/home/{USER}"
 PREFIX_DIR = f"{USER_HOME}/{SLUG}"  # install.sh --user's default prefix
 SYSTEM_SUPERVISORD = {"flask-gunicorn-nginx-supervisord-postgresql"}
 # systemd stacks installed with --user, as units of the account's own systemd manager (tests/e2e/scenario_user.py).
-USER_SYSTEMD = {"dash-uwsgi-nginx-systemd-sqlite"}
+USER_SYSTEMD = {"flask-uwsgi-nginx-systemd-sqlite"}
 ADMIN_COMMAND = re.compile(r"^install\.sh: as root: (.+)$", re.M)
 CLIENT = Path(__file__).with_name("client.py")
 MAINTENANCE_MARK = "is back in a moment"
