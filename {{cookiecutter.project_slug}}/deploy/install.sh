@@ -6,8 +6,9 @@
 #                                       change the running system (packages, users, services, the database)
 #   deploy/install.sh --user [--prefix DIR]
 #                                       no root: install under DIR (default ~/{{ cookiecutter.project_slug }}) and run the app as
-#                                       yourself; print what an administrator must do for the proxy (and the
-#                                       database)
+#                                       yourself, started at boot too; print what an administrator must do for the
+#                                       proxy (and the database{{ ", lingering" if cookiecutter.supervisor == "systemd" else "" }})
+#   ... --python PATH                   make the virtualenv with that Python (conda, pyenv, self-built; >= {{ cookiecutter.python_version }})
 #
 # Safe to run again after every code change: it only changes what differs, then reloads (or restarts) the app.
 # The steps are in deploy/steps/: common.sh and base.sh for every project, then one file per answer this project
@@ -35,20 +36,27 @@ done
 
 INSTALL_PACKAGES=1
 PREFIX=""
+PYTHON=""
 DATABASE_FOR=""
 os_value debian NOLOGIN /usr/sbin/nologin
 os_value rhel NOLOGIN /sbin/nologin
 
 usage() {
     cat <<USAGE
-usage: $0 [--root DIR] [--os debian|rhel] [--no-packages]
-       $0 --user [--prefix DIR]
+usage: $0 [--root DIR] [--os debian|rhel] [--no-packages] [--python PATH]
+       $0 --user [--prefix DIR] [--python PATH]{% if cookiecutter.supervisor == 'supervisord' %} [--no-crontab]{% endif %}
        $0 --database-for ENV_FILE
   --root DIR      install the files under DIR; print, do not run, the commands that change the system
   --os FAMILY     debian or rhel (default: from /etc/os-release)
   --no-packages   do not install distribution packages
   --user          install without root, for the account running this, under --prefix (default ~/$APP_NAME):
                   code in DIR/app, data in DIR/data, socket in DIR/run, logs in DIR/log, configuration in DIR/etc
+  --python PATH   the Python (>= $PYTHON_VERSION) that makes the virtualenv, e.g. a conda, pyenv or self-built one
+                  (default: the first of python$PYTHON_VERSION, python3, python3.N on PATH that is new enough)
+{% if cookiecutter.supervisor == 'supervisord' %}
+  --no-crontab    with --user: do not add the @reboot line that starts your supervisord at boot to your crontab;
+                  print it instead
+{% endif %}
   --database-for ENV_FILE
                   as root, only create the database role and database for a --user install (password from ENV_FILE)
 USAGE
@@ -64,6 +72,14 @@ parse_arguments() {
             --user) user=1; INSTALL_PACKAGES=0; shift ;;
             --database-for) DATABASE_FOR=$(realpath -m "${2:?--database-for needs the .env file}"); shift 2 ;;
             --prefix) PREFIX=$(realpath -m "${2:?--prefix needs a directory}"); shift 2 ;;
+            --python) PYTHON=${2:?--python needs the path of a Python}; shift 2 ;;
+{% if cookiecutter.supervisor == 'supervisord' %}
+            --no-crontab)
+                # shellcheck disable=SC2034 # read by steps/supervisor-supervisord.sh
+                CRONTAB=0
+                shift
+                ;;
+{% endif %}
             -h | --help) usage; exit 0 ;;
             *) usage >&2; exit 2 ;;
         esac
@@ -76,6 +92,7 @@ parse_arguments() {
         die "run as root (sudo $0), with --user to install for your own account, or with --root DIR to lay out the files only"
     fi
     run_phase check_mode
+    [[ -n $DATABASE_FOR ]] || choose_python
 }
 
 # --database-for: as root, only the database a --user install asked an administrator for.
@@ -96,6 +113,9 @@ main() {
         run_phase packages
         install_packages
     fi
+    # What the install needs and no package step provides (a compiler for a Python of the account's own): checked
+    # before anything is installed.
+    run_phase preflight
     ensure_user
     copy_code
     ensure_directories
