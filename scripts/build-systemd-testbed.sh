@@ -33,6 +33,9 @@ PACKAGES=(
     supervisor postgresql
     # Tests talk to the stack from inside; /bin/kill for ExecReload=; sudo as on a real server.
     curl procps ca-certificates sudo
+    # A firewall a stack enables before install.sh runs (deploy/steps/firewall.sh must open the proxy's ports),
+    # and iproute2 for the veth pair a test client reaches it through (ufw never filters loopback).
+    ufw iproute2
 )
 # Host tools: debootstrap builds the tree, systemd-nspawn boots it, zstd packs it.
 HOST_PACKAGES=(debootstrap systemd-container zstd)

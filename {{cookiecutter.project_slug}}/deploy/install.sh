@@ -7,7 +7,7 @@
 #   deploy/install.sh --user [--prefix DIR]
 #                                       no root: install under DIR (default ~/{{ cookiecutter.project_slug }}) and run the app as
 #                                       yourself; print what an administrator must do for the proxy (and the
-#                                       database)
+#                                       database: PostgreSQL's own commands, no script of yours)
 #
 # Safe to run again after every code change: it only changes what differs, then reloads (or restarts) the app.
 # The steps are in deploy/steps/: common.sh and base.sh for every project, then one file per answer this project
@@ -35,7 +35,6 @@ done
 
 INSTALL_PACKAGES=1
 PREFIX=""
-DATABASE_FOR=""
 os_value debian NOLOGIN /usr/sbin/nologin
 os_value rhel NOLOGIN /sbin/nologin
 
@@ -43,14 +42,11 @@ usage() {
     cat <<USAGE
 usage: $0 [--root DIR] [--os debian|rhel] [--no-packages]
        $0 --user [--prefix DIR]
-       $0 --database-for ENV_FILE
   --root DIR      install the files under DIR; print, do not run, the commands that change the system
   --os FAMILY     debian or rhel (default: from /etc/os-release)
   --no-packages   do not install distribution packages
   --user          install without root, for the account running this, under --prefix (default ~/$APP_NAME):
                   code in DIR/app, data in DIR/data, socket in DIR/run, logs in DIR/log, configuration in DIR/etc
-  --database-for ENV_FILE
-                  as root, only create the database role and database for a --user install (password from ENV_FILE)
 USAGE
 }
 
@@ -62,7 +58,6 @@ parse_arguments() {
             --os) OS_FAMILY=${2:?--os needs debian or rhel}; shift 2 ;;
             --no-packages) INSTALL_PACKAGES=0; shift ;;
             --user) user=1; INSTALL_PACKAGES=0; shift ;;
-            --database-for) DATABASE_FOR=$(realpath -m "${2:?--database-for needs the .env file}"); shift 2 ;;
             --prefix) PREFIX=$(realpath -m "${2:?--prefix needs a directory}"); shift 2 ;;
             -h | --help) usage; exit 0 ;;
             *) usage >&2; exit 2 ;;
@@ -78,20 +73,9 @@ parse_arguments() {
     run_phase check_mode
 }
 
-# --database-for: as root, only the database a --user install asked an administrator for.
-prepare_database_for() {
-    has_phase database_for || die "--database-for: this project has no database server to prepare"
-    [[ -r $DATABASE_FOR ]] || die "--database-for: cannot read $DATABASE_FOR"
-    run_phase database_for
-}
-
 main() {
     parse_arguments "$@"
     detect_os
-    if [[ -n $DATABASE_FOR ]]; then
-        prepare_database_for
-        return
-    fi
     if [[ $INSTALL_PACKAGES == 1 ]]; then
         run_phase packages
         install_packages
@@ -107,6 +91,7 @@ main() {
     if has_phase proxy; then
         let_proxy_in
         configure_selinux
+        run_phase firewall
         run_phase tls
         run_phase proxy
     fi

@@ -1,0 +1,102 @@
+"""Servers as users have them, riding on existing stacks of tests/e2e/test_stacks.py (issue 11):
+
+- PostgreSQL that stores md5 passwords (password_encryption = md5, as before PostgreSQL 14 and on RHEL 8/9's default
+  streams) on one root and one --user stack; the other PostgreSQL stack keeps Debian's scram-sha-256. The install must
+  log in with either (the stack's own checks: healthz, notes, the password rotation) and store the password the way
+  its pg_hba.conf rule says.
+- ufw enabled before install.sh runs, on one root and one --user stack. ufw never filters loopback, so a client in
+  its own network namespace reaches the container over a veth pair: the site must answer there through the port the
+  install opened (as root itself; with --user through the printed administrator command), while a port nobody opened
+  stays filtered on the same path, which shows ufw does filter it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tests.e2e.stack import Stack
+
+MD5_STACKS = {"flask-gunicorn-nginx-supervisord-postgresql", "dash-uwsgi-none-supervisord-postgresql"}
+UFW_STACKS = {"flask-gunicorn-nginx-supervisord-postgresql", "django-uwsgi-apache-supervisord-postgresql"}
+PACKAGE = "my_web_app"
+# The veth pair: the container's end, and a client namespace's end.
+SERVER_ADDRESS = "10.77.0.1"
+CLIENT_ADDRESS = "10.77.0.2"
+CLIENT_NAMESPACE = "client"
+UNOPENED_PORT = 8081
+
+
+def prepare(stack: Stack) -> None:
+    """Before install.sh: the server as the user has it."""
+    if stack.report.name in MD5_STACKS:
+        stack.run(["bash", "-c", "echo 'password_encryption = md5' >/etc/postgresql/*/main/conf.d/md5.conf"])
+    if stack.report.name in UFW_STACKS:
+        stack.run(["ufw", "--force", "enable"])
+        commands = [
+            f"ip netns add {CLIENT_NAMESPACE}",
+            f"ip link add veth-server type veth peer name veth-client netns {CLIENT_NAMESPACE}",
+            f"ip addr add {SERVER_ADDRESS}/24 dev veth-server",
+            "ip link set veth-server up",
+            f"ip -n {CLIENT_NAMESPACE} addr add {CLIENT_ADDRESS}/24 dev veth-client",
+            f"ip -n {CLIENT_NAMESPACE} link set veth-client up",
+        ]
+        stack.run(["bash", "-c", " && ".join(commands)])
+
+
+def checks(stack: Stack) -> list[tuple[str, object]]:
+    """The checks that apply to this stack, after install."""
+    found = []
+    if stack.answers["database"] == "postgresql":
+        found.append(("PostgreSQL: password stored as pg_hba.conf's rule expects", check_password_storage))
+    if stack.report.name in UFW_STACKS:
+        found.append(("ufw: the site answers from another host through the opened port", check_through_ufw))
+    return [(name, lambda function=function: function(stack)) for name, function in found]
+
+
+def postgres(stack: Stack, sql: str) -> str:
+    return stack.run(["bash", "-c", f"cd / && runuser -u postgres -- psql -XtAc {sql!r}"]).stdout.strip()
+
+
+def check_password_storage(stack: Stack) -> None:
+    md5 = stack.report.name in MD5_STACKS
+    assert postgres(stack, "SHOW password_encryption") == ("md5" if md5 else "scram-sha-256")
+    stored = postgres(stack, f"SELECT rolpassword FROM pg_authid WHERE rolname = '{PACKAGE}'")
+    assert stored.startswith("md5" if md5 else "SCRAM-SHA-256$"), f"stored as {stored[:14]}..."
+    hba = stack.run(["cat", postgres(stack, "SHOW hba_file")]).stdout
+    rules = [line.split() for line in hba.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    ours = [rule for rule in rules if rule[:4] == ["host", PACKAGE, PACKAGE, "127.0.0.1/32"]]
+    if md5 or not stack.user_mode:
+        # Root always writes the rule; --user asks for it only where the server's own rules refuse the password.
+        assert ours == [["host", PACKAGE, PACKAGE, "127.0.0.1/32", "md5" if md5 else "scram-sha-256"]], ours
+        assert rules.index(ours[0]) < next(i for i, rule in enumerate(rules) if rule[0] == "host"), "not first"
+    else:
+        assert ours == [], f"a rule the server did not need: {ours}"
+
+
+def client_curl(stack: Stack, port: int, path: str) -> str:
+    result = stack.run(
+        ["ip", "netns", "exec", CLIENT_NAMESPACE, "curl", "-s", "-m", "3", "-o", "/dev/null", "-w", "%{http_code}",
+         "-H", "Host: localhost", f"http://{SERVER_ADDRESS}:{port}{path}"],
+        check=False,
+    )  # fmt: skip
+    return result.stdout.strip()
+
+
+def check_through_ufw(stack: Stack) -> None:
+    status = stack.run(["ufw", "status"]).stdout
+    assert "Status: active" in status and "80/tcp" in status, status
+    from tests.e2e.stack import PREFIX  # here: stack.py imports this module
+
+    assert client_curl(stack, 80, f"{PREFIX}/") == "200", "the site does not answer through the firewall"
+    # A listener on a port nobody opened, on the same path: ufw drops it (curl gives up, code 000).
+    listener = stack.run(
+        ["bash", "-c", f"python3 -m http.server {UNOPENED_PORT} --bind {SERVER_ADDRESS} >/dev/null 2>&1 & echo $!"]
+    ).stdout.strip()
+    try:
+        local = stack.run(["curl", "-s", "-m", "3", "-o", "/dev/null", "-w", "%{http_code}",
+                           f"http://{SERVER_ADDRESS}:{UNOPENED_PORT}/"], check=False).stdout.strip()  # fmt: skip
+        assert local == "200", f"the unopened port's listener does not answer locally ({local})"
+        assert client_curl(stack, UNOPENED_PORT, "/") == "000", "ufw let a port nobody opened through"
+    finally:
+        stack.run(["kill", listener], check=False)
