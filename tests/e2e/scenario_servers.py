@@ -30,7 +30,8 @@ UNOPENED_PORT = 8081
 def prepare(stack: Stack) -> None:
     """Before install.sh: the server as the user has it."""
     if stack.report.name in MD5_STACKS:
-        stack.run(["bash", "-c", "echo 'password_encryption = md5' >/etc/postgresql/*/main/conf.d/md5.conf"])
+        setting = "password_encryption = md5"
+        stack.run(["bash", "-c", f"for d in /etc/postgresql/*/main/conf.d; do echo '{setting}' >$d/md5.conf; done"])
     if stack.report.name in UFW_STACKS:
         stack.run(["ufw", "--force", "enable"])
         commands = [

@@ -243,8 +243,9 @@ class Stack:
         result = self.run(self.install_command(), timeout=INSTALL_TIMEOUT, check=False)
         if self.user_mode:
             self.run_admin_commands(result.stdout)
-            # It stops at most twice: for the database role, then for a pg_hba.conf rule where the server needs one.
-            for _ in range(2):
+            # It stops at most three times, for the database: to start PostgreSQL, for the roles and database, then
+            # for a pg_hba.conf rule where the server's own rules refuse the password.
+            for _ in range(3):
                 if result.returncode == 0 or not ADMIN_COMMAND.search(result.stdout):
                     break
                 result = self.run(self.install_command(), timeout=INSTALL_TIMEOUT, check=False)

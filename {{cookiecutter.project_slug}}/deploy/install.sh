@@ -7,7 +7,7 @@
 #   deploy/install.sh --user [--prefix DIR]
 #                                       no root: install under DIR (default ~/{{ cookiecutter.project_slug }}) and run the app as
 #                                       yourself; print what an administrator must do for the proxy (and the
-#                                       database: PostgreSQL's own commands, no script of yours)
+#                                       database)
 #
 # Safe to run again after every code change: it only changes what differs, then reloads (or restarts) the app.
 # The steps are in deploy/steps/: common.sh and base.sh for every project, then one file per answer this project
