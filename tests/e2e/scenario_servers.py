@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -70,7 +71,8 @@ def check_password_storage(stack: Stack) -> None:
     if md5 or not stack.user_mode:
         # Root always writes the rule; --user asks for it only where the server's own rules refuse the password.
         assert ours == [["host", PACKAGE, PACKAGE, "127.0.0.1/32", "md5" if md5 else "scram-sha-256"]], ours
-        assert rules.index(ours[0]) < next(i for i, rule in enumerate(rules) if rule[0] == "host"), "not first"
+        first_host_rule = next(rule for rule in rules if rule[0] == "host")
+        assert first_host_rule == ours[0], f"not the first host rule: {first_host_rule}"
     else:
         assert ours == [], f"a rule the server did not need: {ours}"
 
@@ -91,13 +93,16 @@ def check_through_ufw(stack: Stack) -> None:
 
     assert client_curl(stack, 80, f"{PREFIX}/") == "200", "the site does not answer through the firewall"
     # A listener on a port nobody opened, on the same path: ufw drops it (curl gives up, code 000).
-    listener = stack.run(
-        ["bash", "-c", f"python3 -m http.server {UNOPENED_PORT} --bind {SERVER_ADDRESS} >/dev/null 2>&1 & echo $!"]
-    ).stdout.strip()
+    listener = "unopened-port-listener"
+    stack.run(["systemd-run", f"--unit={listener}", "--quiet", "/usr/bin/python3", "-m", "http.server",
+               str(UNOPENED_PORT), "--bind", SERVER_ADDRESS])  # fmt: skip
     try:
-        local = stack.run(["curl", "-s", "-m", "3", "-o", "/dev/null", "-w", "%{http_code}",
-                           f"http://{SERVER_ADDRESS}:{UNOPENED_PORT}/"], check=False).stdout.strip()  # fmt: skip
+        local_curl = ["curl", "-s", "-m", "3", "-o", "/dev/null", "-w", "%{http_code}",
+                      f"http://{SERVER_ADDRESS}:{UNOPENED_PORT}/"]  # fmt: skip
+        deadline = time.monotonic() + 10
+        while (local := stack.run(local_curl, check=False).stdout.strip()) != "200" and time.monotonic() < deadline:
+            time.sleep(0.2)
         assert local == "200", f"the unopened port's listener does not answer locally ({local})"
         assert client_curl(stack, UNOPENED_PORT, "/") == "000", "ufw let a port nobody opened through"
     finally:
-        stack.run(["kill", listener], check=False)
+        stack.run(["systemctl", "stop", listener], check=False)
