@@ -51,6 +51,8 @@ def checks(stack: Stack) -> list[tuple[str, object]]:
     found = []
     if stack.answers["database"] == "postgresql":
         found.append(("PostgreSQL: password stored as pg_hba.conf's rule expects", check_password_storage))
+    if stack.report.name in MD5_STACKS and not stack.user_mode:
+        found.append(("PostgreSQL: switched to scram-sha-256, the database step follows", check_switch_to_scram))
     if stack.report.name in UFW_STACKS:
         found.append(("ufw: the site answers from another host through the opened port", check_through_ufw))
     return [(name, lambda function=function: function(stack)) for name, function in found]
@@ -75,6 +77,32 @@ def check_password_storage(stack: Stack) -> None:
         assert first_host_rule == ours[0], f"not the first host rule: {first_host_rule}"
     else:
         assert ours == [], f"a rule the server did not need: {ours}"
+
+
+def check_switch_to_scram(stack: Stack) -> None:
+    """The server moves from md5 to scram-sha-256 (as after an upgrade to PostgreSQL 14+): install.sh's database step,
+    run again as every install runs it, replaces its md5 rule with a scram one and stores the password as SCRAM, and
+    the app's role logs in with it. Run twice: the second run changes nothing."""
+    stack.run(["bash", "-c", "rm /etc/postgresql/*/main/conf.d/md5.conf"])
+    postgres(stack, "SELECT pg_reload_conf()")
+    assert postgres(stack, "SHOW password_encryption") == "scram-sha-256"
+    steps = f"{stack.app_dir}/deploy/steps"
+    step = (
+        f"cd {steps} && SOURCE_DIR={stack.app_dir} && source ./project.sh && source ./common.sh && "
+        "source ./database-postgresql.sh && OS_FAMILY=debian && postgresql_database"
+    )
+    first = stack.run(["bash", "-c", step]).stdout
+    assert f"pg_hba.conf: host {PACKAGE} {PACKAGE} 127.0.0.1/32 scram-sha-256" in first, first
+    second = stack.run(["bash", "-c", step]).stdout
+    assert f"pg_hba.conf lets {PACKAGE} in (scram-sha-256)" in second, second
+    stored = postgres(stack, f"SELECT rolpassword FROM pg_authid WHERE rolname = '{PACKAGE}'")
+    assert stored.startswith("SCRAM-SHA-256$"), f"stored as {stored[:14]}..."
+    hba = stack.run(["cat", postgres(stack, "SHOW hba_file")]).stdout
+    ours = [line.split() for line in hba.splitlines() if line.split()[:3] == ["host", PACKAGE, PACKAGE]]
+    assert ours == [["host", PACKAGE, PACKAGE, "127.0.0.1/32", "scram-sha-256"]], ours
+    url = stack.run(["sed", "-n", "s/^DATABASE_URL=//p", f"{stack.app_dir}/.env"]).stdout.strip()
+    connect = "import sys, psycopg; psycopg.connect(sys.argv[1], connect_timeout=5).close()"
+    stack.run([f"{stack.app_dir}/.venv/bin/python", "-c", connect, url])
 
 
 def client_curl(stack: Stack, port: int, path: str, seconds: float) -> str:
