@@ -75,6 +75,10 @@ def expected_system_files(answers: dict, os_family: str) -> set[str]:
     if answers["proxy"] == "apache":
         expected |= {f"/etc/apache2/sites-available/{SLUG}.conf", f"/etc/apache2/sites-enabled/{SLUG}.conf"} if debian \
             else {f"/etc/httpd/conf.d/{SLUG}.conf"}  # fmt: skip
+    if answers["proxy"] in ("nginx", "apache") and not debian:
+        # The SELinux module's sources, root's own copy to build from (steps/proxy.sh).
+        module = f"/usr/local/share/selinux/{SLUG}/{SLUG.replace('-', '_')}_proxy"
+        expected |= {f"{module}.te", f"{module}.fc"}
     return expected
 
 

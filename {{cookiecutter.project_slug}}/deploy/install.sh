@@ -90,7 +90,6 @@ main() {
     run_phase start
     if has_phase proxy; then
         let_proxy_in
-        configure_selinux
         run_phase firewall
         run_phase tls
         run_phase proxy
