@@ -36,6 +36,9 @@ PACKAGES=(
     # install.sh --user starts the app at boot: the account's supervisord from an @reboot crontab line, or its own
     # systemd manager (lingering), which needs pam_systemd as on any installed Debian.
     cron libpam-systemd
+    # A firewall a stack enables before install.sh runs (deploy/steps/firewall.sh must open the proxy's ports),
+    # and iproute2 for the veth pair a test client reaches it through (ufw never filters loopback).
+    ufw iproute2
 )
 # Host tools: debootstrap builds the tree, systemd-nspawn boots it, zstd packs it.
 HOST_PACKAGES=(debootstrap systemd-container zstd)

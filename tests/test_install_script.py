@@ -191,11 +191,10 @@ USER_REFUSALS = [
     ({"supervisor": "supervisord"}, ["--user"], "--user installs for an ordinary account: as root, leave it out"),
     ({"supervisor": "supervisord"}, ["--prefix", "/tmp/somewhere"], "--prefix goes with --user"),
     ({"supervisor": "supervisord"}, ["--user", "--root", "/tmp/preview"], "--user and --root do not go together"),
-    ({"database": "sqlite"}, ["--database-for", "/tmp/.env"], "--database-for: this project has no database server"),
 ]
 
 
-@pytest.mark.parametrize(("answers", "arguments", "message"), USER_REFUSALS, ids=["root", "prefix", "root-dir", "db"])
+@pytest.mark.parametrize(("answers", "arguments", "message"), USER_REFUSALS, ids=["root", "prefix", "root-dir"])
 def test_user_install_options_are_refused_clearly(tmp_path, answers, arguments, message):
     if os.geteuid() != 0 and arguments == ["--user"]:
         pytest.skip("checks the refusal as root; this test runs as an ordinary user")

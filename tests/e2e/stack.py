@@ -28,6 +28,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
+from tests.e2e import scenario_servers
 from tests.nspawn import BUILD_SCRIPT, EXCHANGE_MOUNT, HttpResponse, Testbed, require_testbed, wheelhouse_path
 from tests.render import TEMPLATE_ROOT, render_cookiecutter, valid_for
 
@@ -262,7 +263,11 @@ class Stack:
         result = self.run(self.install_command(), timeout=INSTALL_TIMEOUT, check=False)
         if self.user_mode:
             self.run_admin_commands(result.stdout)
-            if result.returncode != 0 and ADMIN_COMMAND.search(result.stdout):
+            # It stops at most three times, for the database: to start PostgreSQL, for the roles and database, then
+            # for a pg_hba.conf rule where the server's own rules refuse the password.
+            for _ in range(3):
+                if result.returncode == 0 or not ADMIN_COMMAND.search(result.stdout):
+                    break
                 result = self.run(self.install_command(), timeout=INSTALL_TIMEOUT, check=False)
                 self.run_admin_commands(result.stdout)
         return result
@@ -772,9 +777,12 @@ def run_stack(answers: dict, workdir: Path) -> StackReport:
             stack = Stack(testbed, project, answers)
             report = stack.report
             report.metrics["boot_seconds"] = round(testbed.timings.get("running", 0), 2)
+            scenario_servers.prepare(stack)
             if stack.check("install", stack.install) is None and report.failed():
                 return report
             stack.check("serving after install", stack.wait_for_200)
+            for name, check in scenario_servers.checks(stack):
+                stack.check(name, check)
             stack.check("pages and links under the prefix", stack.check_pages)
             stack.check("static files from the proxy", stack.check_static)
             if stack.framework == "dash":

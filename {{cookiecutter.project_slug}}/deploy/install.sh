@@ -37,7 +37,6 @@ done
 INSTALL_PACKAGES=1
 PREFIX=""
 PYTHON=""
-DATABASE_FOR=""
 os_value debian NOLOGIN /usr/sbin/nologin
 os_value rhel NOLOGIN /sbin/nologin
 
@@ -45,7 +44,6 @@ usage() {
     cat <<USAGE
 usage: $0 [--root DIR] [--os debian|rhel] [--no-packages] [--python PATH]
        $0 --user [--prefix DIR] [--python PATH]{% if cookiecutter.supervisor == 'supervisord' %} [--no-crontab]{% endif %}
-       $0 --database-for ENV_FILE
   --root DIR      install the files under DIR; print, do not run, the commands that change the system
   --os FAMILY     debian or rhel (default: from /etc/os-release)
   --no-packages   do not install distribution packages
@@ -57,8 +55,6 @@ usage: $0 [--root DIR] [--os debian|rhel] [--no-packages] [--python PATH]
   --no-crontab    with --user: do not add the @reboot line that starts your supervisord at boot to your crontab;
                   print it instead
 {% endif %}
-  --database-for ENV_FILE
-                  as root, only create the database role and database for a --user install (password from ENV_FILE)
 USAGE
 }
 
@@ -70,7 +66,6 @@ parse_arguments() {
             --os) OS_FAMILY=${2:?--os needs debian or rhel}; shift 2 ;;
             --no-packages) INSTALL_PACKAGES=0; shift ;;
             --user) user=1; INSTALL_PACKAGES=0; shift ;;
-            --database-for) DATABASE_FOR=$(realpath -m "${2:?--database-for needs the .env file}"); shift 2 ;;
             --prefix) PREFIX=$(realpath -m "${2:?--prefix needs a directory}"); shift 2 ;;
             --python) PYTHON=${2:?--python needs the path of a Python}; shift 2 ;;
 {% if cookiecutter.supervisor == 'supervisord' %}
@@ -92,23 +87,12 @@ parse_arguments() {
         die "run as root (sudo $0), with --user to install for your own account, or with --root DIR to lay out the files only"
     fi
     run_phase check_mode
-    [[ -n $DATABASE_FOR ]] || choose_python
-}
-
-# --database-for: as root, only the database a --user install asked an administrator for.
-prepare_database_for() {
-    has_phase database_for || die "--database-for: this project has no database server to prepare"
-    [[ -r $DATABASE_FOR ]] || die "--database-for: cannot read $DATABASE_FOR"
-    run_phase database_for
+    choose_python
 }
 
 main() {
     parse_arguments "$@"
     detect_os
-    if [[ -n $DATABASE_FOR ]]; then
-        prepare_database_for
-        return
-    fi
     if [[ $INSTALL_PACKAGES == 1 ]]; then
         run_phase packages
         install_packages
@@ -126,6 +110,7 @@ main() {
     run_phase start
     if has_phase proxy; then
         let_proxy_in
+        run_phase firewall
         run_phase tls
         run_phase proxy
     fi
