@@ -4,7 +4,9 @@
 #   sudo deploy/install.sh              from a checkout of the project, anywhere on the server
 #   deploy/install.sh --root DIR        lay the files out under DIR instead and only print the commands that would
 #                                       change the running system (packages, users, services, the database)
-#   deploy/install.sh --user [--prefix DIR]
+#   sudo deploy/install.sh --join       the same, but the app joins a proxy site someone else runs for the domain: only
+#                                       its own lines are installed, and the one line that site includes is printed
+#   deploy/install.sh --user [--prefix DIR] [--join]
 #                                       no root: install under DIR (default ~/{{ cookiecutter.project_slug }}) and run the app as
 #                                       yourself; print what an administrator must do for the proxy (and the
 #                                       database)
@@ -41,14 +43,17 @@ os_value rhel NOLOGIN /sbin/nologin
 
 usage() {
     cat <<USAGE
-usage: $0 [--root DIR] [--os debian|rhel] [--no-packages]
-       $0 --user [--prefix DIR]
+usage: $0 [--root DIR] [--os debian|rhel] [--no-packages] [--join]
+       $0 --user [--prefix DIR] [--join]
        $0 --database-for ENV_FILE
   --root DIR      install the files under DIR; print, do not run, the commands that change the system
   --os FAMILY     debian or rhel (default: from /etc/os-release)
   --no-packages   do not install distribution packages
   --user          install without root, for the account running this, under --prefix (default ~/$APP_NAME):
                   code in DIR/app, data in DIR/data, socket in DIR/run, logs in DIR/log, configuration in DIR/etc
+  --join          add the app to the proxy site (server block, virtual host) someone else runs for the domain,
+                  HTTP or HTTPS: install only the app's lines and print the one line that site must include, instead
+                  of a site of its own (which the proxy would ignore beside another of the same name)
   --database-for ENV_FILE
                   as root, only create the database role and database for a --user install (password from ENV_FILE)
 USAGE
@@ -63,6 +68,7 @@ parse_arguments() {
             --no-packages) INSTALL_PACKAGES=0; shift ;;
             --user) user=1; INSTALL_PACKAGES=0; shift ;;
             --database-for) DATABASE_FOR=$(realpath -m "${2:?--database-for needs the .env file}"); shift 2 ;;
+            --join) JOIN=1; shift ;;
             --prefix) PREFIX=$(realpath -m "${2:?--prefix needs a directory}"); shift 2 ;;
             -h | --help) usage; exit 0 ;;
             *) usage >&2; exit 2 ;;
@@ -74,6 +80,10 @@ parse_arguments() {
         die "--prefix goes with --user"
     elif ! dry_run && [[ $(id -u) -ne 0 ]]; then
         die "run as root (sudo $0), with --user to install for your own account, or with --root DIR to lay out the files only"
+    fi
+    if joining; then
+        has_phase proxy || die "--join: this project has no proxy in front (proxy=none), so no proxy site to join"
+        [[ -n $URL_PREFIX ]] || die "--join: the app must live under a URL prefix, not / (url_prefix): the root of a site someone else runs stays theirs"
     fi
     run_phase check_mode
 }
@@ -107,7 +117,8 @@ main() {
     if has_phase proxy; then
         let_proxy_in
         configure_selinux
-        run_phase tls
+        # Joining, the certificate is that of the site joined.
+        joining || run_phase tls
         run_phase proxy
     fi
     summary
