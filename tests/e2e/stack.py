@@ -27,6 +27,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
+from tests.e2e import scenario_join
 from tests.nspawn import BUILD_SCRIPT, EXCHANGE_MOUNT, HttpResponse, Testbed, require_testbed, wheelhouse_path
 from tests.render import TEMPLATE_ROOT, render_cookiecutter, valid_for
 
@@ -180,7 +181,8 @@ class Stack:
         self.base = f"http://127.0.0.1:{self.port}"
         self.report = StackReport(stack_name(answers), answers)
         self.user_mode = self.supervisor == "supervisord" and self.report.name not in SYSTEM_SUPERVISORD
-        self.report.metrics["install_mode"] = "--user" if self.user_mode else "root"
+        self.join = scenario_join.joins(self)  # the app joins a site the administrator runs (install.sh --join)
+        self.report.metrics["install_mode"] = "--user" if self.user_mode else "root --join" if self.join else "root"
         self.checkout = f"{USER_HOME}/checkout" if self.user_mode else CHECKOUT
         self.app_dir = f"{PREFIX_DIR}/app" if self.user_mode else f"/srv/{SLUG}"
         self.log_dir = f"{PREFIX_DIR}/log" if self.user_mode else f"/var/log/{SLUG}"
@@ -220,7 +222,7 @@ class Stack:
         hence --no-packages for root; --user installs no packages)."""
         if self.user_mode:
             return self.as_user(f"{self.checkout}/deploy/install.sh", "--user")
-        return [f"{self.checkout}/deploy/install.sh", "--no-packages"]
+        return [f"{self.checkout}/deploy/install.sh", "--no-packages", *(["--join"] if self.join else [])]
 
     def install(self) -> None:
         """Copy the project to a checkout on the server and run its installer. A --user install may stop and ask an
@@ -230,10 +232,14 @@ class Stack:
         self.run(["cp", "-a", "/project", self.checkout])
         if self.user_mode:
             self.run(["chown", "-R", f"{USER}:{USER}", self.checkout])
+        if self.join:
+            scenario_join.prepare(self)
         started = time.monotonic()
         result = self.install_as_documented()
         self.report.metrics["install_seconds"] = round(time.monotonic() - started, 2)
         assert result.returncode == 0, f"install.sh failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+        if self.join:
+            scenario_join.finish(self, result.stdout)
         self.report.metrics["first_install_log"] = result.stdout[-1500:]
 
     def install_as_documented(self) -> subprocess.CompletedProcess:
@@ -747,6 +753,9 @@ def run_stack(answers: dict, workdir: Path) -> StackReport:
             if stack.check("install", stack.install) is None and report.failed():
                 return report
             stack.check("serving after install", stack.wait_for_200)
+            if stack.join:
+                for name, function in scenario_join.checks(stack):
+                    stack.check(name, function, stack)
             stack.check("pages and links under the prefix", stack.check_pages)
             stack.check("static files from the proxy", stack.check_static)
             if stack.framework == "dash":
