@@ -1,23 +1,28 @@
 """Joining a proxy someone else owns: the app added to a site the server's administrator already runs for the host.
 
-Two stacks of tests/e2e/test_stacks.py install this way instead of with a site of their own (JOIN_STACKS):
+Three stacks of tests/e2e/test_stacks.py install this way instead of with a site of their own (JOIN_STACKS):
 
-- nginx: a server block for the host (HTTP and HTTPS, self-signed certificate) serving the lab's home pages. First the
-  own-site install is tried and must be refused, because nginx would ignore a second server block of the same name
-  and only warn about it: install.sh fails, and nginx's configuration is back as it was. Then `install.sh --join`.
-- Apache: an HTTP and an HTTPS <VirtualHost> for the host serving the lab's pages; `install.sh --join`.
+- nginx, as root: a server block for the host (HTTP and HTTPS, self-signed certificate) serving the lab's pages. First
+  the own-site install is tried and must be refused, because nginx would ignore a second server block of the same
+  name and only warn about it: install.sh fails, and nginx's configuration is back as it was. Then `install.sh --join`.
+- Apache, as root: an HTTP and an HTTPS <VirtualHost> for the host serving the lab's pages; `install.sh --join`.
+- nginx, `install.sh --user --join`: the administrator's steps show the app's lines and install a root-owned copy.
 
-After the install the test plays the administrator and does exactly what install.sh printed: the one include line
-into the site's block(s), then the printed commands. The stack's usual checks then run through that site, and
-`checks()` adds: the other pages still answer (HTTP and HTTPS), the app answers under its prefix over HTTPS with its
-links, the proxy's redirect keeps the request's scheme, and the app itself sees the scheme (Django's CSRF origin
-check accepts an https:// origin only on an HTTPS request).
+After the install the test plays the administrator and does what install.sh printed: the one include line into the
+site's block(s), then the printed commands. The stack's usual checks then run through that site, and `checks()` adds:
+the other pages still answer (HTTP and HTTPS), the app answers under its prefix over HTTPS with its links, the proxy's
+redirect keeps the request's scheme, and (Django) the app itself sees the scheme: its CSRF origin check accepts an
+https:// origin only on an HTTPS request.
 """
 
 import re
 import time
 
-JOIN_STACKS = {"django-gunicorn-nginx-systemd-sqlite": "nginx", "django-uwsgi-apache-systemd-sqlite": "apache"}
+JOIN_STACKS = {
+    "django-gunicorn-nginx-systemd-sqlite": "nginx",  # as root
+    "django-uwsgi-apache-systemd-sqlite": "apache",  # as root
+    "flask-uwsgi-nginx-supervisord-sqlite": "nginx",  # install.sh --user --join
+}
 INCLUDE_LINE = re.compile(r"^install\.sh: add to the \S+ site of \S+, inside its block, once: (.+)$", re.M)
 HOME = "/var/www/lab-home"
 HOME_MARK = "the lab's home page"
@@ -95,7 +100,7 @@ def prepare(stack) -> None:
         run(["systemctl", "enable", "--now", "apache2"])
     assert_home_pages(stack)
     stack.report.metrics["join_setup_seconds"] = round(time.monotonic() - started, 2)
-    if proxy == "nginx":
+    if proxy == "nginx" and not stack.user_mode:
         refuse_own_site(stack)
 
 
@@ -121,9 +126,15 @@ def refuse_own_site(stack) -> None:
 
 # ---------------------------------------------------------------- after the install: what it printed, done
 def finish(stack, install_output: str) -> None:
-    """The administrator adds the printed line to the host's site block(s), then runs the printed commands."""
+    """The administrator adds the printed line to the host's site block(s), then runs the printed commands. (With
+    --user, install_as_documented has already run them once, before the line was there: harmless, nothing served.)"""
     lines = INCLUDE_LINE.findall(install_output)
     assert len(lines) == 1, f"install.sh --join printed {len(lines)} include lines:\n{install_output[-3000:]}"
+    if stack.user_mode:
+        # The administrator is shown what they are asked to include, line by line.
+        shown = "\n".join(line[6:] for line in install_output.splitlines() if line.startswith("    | "))
+        copy = stack.run(["cat", f"{stack.app_dir}/../etc/nginx-shared-site.conf"]).stdout
+        assert shown.strip() and shown.strip() == copy.strip(), "the snippet's content is not shown as installed"
     stack.report.metrics["join_include_line"] = lines[0]
     site = home_site(JOIN_STACKS[stack.report.name])
     stack.run(["sed", "-i", f"s|{MARKER}|{lines[0]}|", site])
@@ -169,20 +180,28 @@ def check_app_over_https(stack) -> None:
         )
 
 
+def form_token(page: str, field: str) -> str:
+    match = re.search(rf'name="{field}"[^>]*value="([^"]+)"', page) or re.search(
+        rf'value="([^"]+)"[^>]*name="{field}"', page
+    )
+    assert match, f"no {field} in the form"
+    return match[1]
+
+
 def check_app_sees_the_scheme(stack) -> None:
-    """Django trusts X-Forwarded-Proto (SECURE_PROXY_SSL_HEADER): a form posted from an https:// origin is accepted
-    over HTTPS, where the proxy says https, and refused over HTTP, where it says http (the origin then does not match).
-    A proxy that sent a fixed scheme would fail one of the two."""
+    """Django trusts X-Forwarded-Proto (SECURE_PROXY_SSL_HEADER), and its CSRF check depends on it: a form posted from
+    an https:// origin is accepted over HTTPS, where the proxy says https, and refused over HTTP, where it says http
+    (the origin then does not match). A proxy that forwarded a fixed scheme fails one of the two. (The Flask apps build
+    no URL with a scheme and their CSRF check ignores it: nothing there to observe.)"""
     jar = "/root/join-cookies.txt"
-    for scheme, origin, expected in (("https", "https", (302, 303)), ("http", "https", (403,))):
+    for scheme, expected in (("https", (302, 303)), ("http", (403,))):
         form = curl(stack, scheme, "/eegqc/notes", "-c", jar, "-b", jar)
         assert form.status == 200, f"{scheme} notes -> {form.status}"
-        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text)
-        assert token, "no CSRF token in the form"
-        posted = curl(stack, scheme, "/eegqc/notes", "-c", jar, "-b", jar, "-H", f"Origin: {origin}://localhost",
-                      "-H", f"Referer: {origin}://localhost/eegqc/notes", "--data-urlencode", "body=joined",
-                      "--data-urlencode", f"csrfmiddlewaretoken={token[1]}")  # fmt: skip
-        assert posted.status in expected, f"POST over {scheme} from {origin}:// -> {posted.status}, want {expected}"
+        token = form_token(form.text, "csrfmiddlewaretoken")
+        posted = curl(stack, scheme, "/eegqc/notes", "-c", jar, "-b", jar, "-H", "Origin: https://localhost",
+                      "-H", "Referer: https://localhost/eegqc/notes", "--data-urlencode", "body=joined",
+                      "--data-urlencode", f"csrfmiddlewaretoken={token}")  # fmt: skip
+        assert posted.status in expected, f"POST over {scheme} from https:// -> {posted.status}, want {expected}"
 
 
 def checks(stack) -> list:
@@ -190,5 +209,6 @@ def checks(stack) -> list:
         ("join: the host's other pages still answer, HTTP and HTTPS", assert_home_pages),
         ("join: the app's lines are root's and only the host's site includes them", check_snippet_is_roots),
         ("join: the app over HTTPS, links and redirect in the request's scheme", check_app_over_https),
-        ("join: the app sees the request's scheme", check_app_sees_the_scheme),
-    ]
+    ] + (
+        [("join: the app sees the request's scheme", check_app_sees_the_scheme)] if stack.framework == "django" else []
+    )

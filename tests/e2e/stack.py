@@ -182,7 +182,8 @@ class Stack:
         self.report = StackReport(stack_name(answers), answers)
         self.user_mode = self.supervisor == "supervisord" and self.report.name not in SYSTEM_SUPERVISORD
         self.join = scenario_join.joins(self)  # the app joins a site the administrator runs (install.sh --join)
-        self.report.metrics["install_mode"] = "--user" if self.user_mode else "root --join" if self.join else "root"
+        mode = "--user" if self.user_mode else "root"
+        self.report.metrics["install_mode"] = f"{mode} --join" if self.join else mode
         self.checkout = f"{USER_HOME}/checkout" if self.user_mode else CHECKOUT
         self.app_dir = f"{PREFIX_DIR}/app" if self.user_mode else f"/srv/{SLUG}"
         self.log_dir = f"{PREFIX_DIR}/log" if self.user_mode else f"/var/log/{SLUG}"
@@ -220,9 +221,10 @@ class Stack:
     def install_command(self) -> list[str]:
         """deploy/install.sh as its user runs it (packages are in the image already: the container has no network,
         hence --no-packages for root; --user installs no packages)."""
+        join = ["--join"] if self.join else []
         if self.user_mode:
-            return self.as_user(f"{self.checkout}/deploy/install.sh", "--user")
-        return [f"{self.checkout}/deploy/install.sh", "--no-packages", *(["--join"] if self.join else [])]
+            return self.as_user(f"{self.checkout}/deploy/install.sh", "--user", *join)
+        return [f"{self.checkout}/deploy/install.sh", "--no-packages", *join]
 
     def install(self) -> None:
         """Copy the project to a checkout on the server and run its installer. A --user install may stop and ask an
