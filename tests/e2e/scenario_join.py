@@ -157,6 +157,13 @@ def check_snippet_is_roots(stack) -> None:
     found = stack.run(["bash", "-c", f"grep -rlF {snippet} /etc/nginx /etc/apache2"], check=False).stdout.split()
     included = [path for path in found if path != snippet]  # its own comment names it
     assert included == [home_site(proxy)], f"included from {included}: only the host's site should"
+    # What later runs of install.sh look for to tell the app is served (nginx_includes, apache_includes).
+    if proxy == "nginx":
+        dump = stack.run(["nginx", "-T"], check=False).stdout.splitlines()
+        assert f"# configuration file {snippet}:" in dump, "nginx -T does not list the app's lines"
+    else:
+        dump = stack.run(["apache2ctl", "-t", "-D", "DUMP_INCLUDES"], check=False).stdout.splitlines()
+        assert any(line.split()[-1:] == [snippet] for line in dump), f"DUMP_INCLUDES does not list {snippet}: {dump}"
 
 
 def check_app_over_https(stack) -> None:
