@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 DEMO := build/demo
 PORT ?= 8000
 
-.PHONY: demo test lint copier.yml tools clean
+.PHONY: demo test lint bench copier.yml docs/questions.md docs tools clean
 
 # Generate a project from this checkout with the default answers, install it and serve it on 127.0.0.1:$(PORT).
 demo: tools
@@ -22,12 +22,25 @@ test: tools
 	$(BIN)/python -m pytest -n auto $(PYTEST_ARGS)
 
 lint: tools
-	$(BIN)/ruff check hooks scripts tests local_extensions.py
-	$(BIN)/ruff format --check hooks scripts tests local_extensions.py
+	$(BIN)/ruff check bench hooks scripts tests local_extensions.py
+	$(BIN)/ruff format --check bench hooks scripts tests local_extensions.py
 
 # copier.yml is generated from cookiecutter.json, the questions' one source: run after editing cookiecutter.json.
 copier.yml: tools
 	$(BIN)/python scripts/generate_copier_yml.py
+
+# Benchmarks (not part of the tests; as root, about 12 minutes): build/reports/bench.md. The served stacks run in a
+# private network namespace (unshare), where their sites may listen on port 80. BENCH_ARGS=--quick tries the harness.
+bench: tools
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# docs/questions.md is generated from cookiecutter.json, the plugins and the template tree.
+docs/questions.md: tools
+	$(BIN)/python scripts/generate_questions_doc.py
+
+# The documentation site, served on http://127.0.0.1:8001/ while you edit docs/.
+docs: tools
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8001
 
 tools: $(VENV)/.installed
 

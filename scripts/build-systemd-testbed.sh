@@ -33,6 +33,12 @@ PACKAGES=(
     supervisor postgresql
     # Tests talk to the stack from inside; /bin/kill for ExecReload=; sudo as on a real server.
     curl procps ca-certificates sudo
+    # install.sh --user starts the app at boot: the account's supervisord from an @reboot crontab line, or its own
+    # systemd manager (lingering), which needs pam_systemd as on any installed Debian.
+    cron libpam-systemd
+    # A firewall a stack enables before install.sh runs (deploy/steps/firewall.sh must open the proxy's ports),
+    # and iproute2 for the veth pair a test client reaches it through (ufw never filters loopback).
+    ufw iproute2
 )
 # Host tools: debootstrap builds the tree, systemd-nspawn boots it, zstd packs it.
 HOST_PACKAGES=(debootstrap systemd-container zstd)
@@ -155,8 +161,8 @@ build_rootfs() {
     say "tarball: $(elapsed "$start"), $(du -h "$TARBALL" | cut -f1): $TARBALL"
     rm -rf "$work" "$rootfs"
     trap - EXIT
-    # Older package lists' tarballs are superseded.
-    find "$TESTBED_DIR" -maxdepth 1 -name "debian-$SUITE-*.tar.zst" ! -path "$TARBALL" -delete
+    # Other package lists' tarballs are kept: branches with different lists share TESTBED_DIR, and deleting theirs
+    # would make them rebuild (and delete this one). Remove old ones by hand.
 }
 
 # Wheels for the container's Python: /usr/bin/python3 is Debian's 3.11, the same as the container's, so compiled

@@ -2,17 +2,25 @@
 # Install the Debian packages whose real tools the template's tests run (nginx -t, apache2 -t, systemd-analyze,
 # supervisord's parser, shellcheck, a scratch PostgreSQL, ...). Idempotent: packages already present are skipped.
 # Run as root (CI does). The Python tools (gunicorn, uwsgi, supervisor) come from the template's dev dependencies;
-# uwsgi builds from source, hence the compiler and headers here.
+# uwsgi builds from source, hence the compiler and headers here. The SELinux tools and Debian's reference policy
+# (its store, and the files to build modules against) check the generated policy modules; SELinux itself stays off.
 set -eu
 
 PACKAGES="
 apache2
 build-essential
+checkpolicy
 nginx
 openssl
+policycoreutils
+policycoreutils-python-utils
 postgresql
 python3-dev
 redis-server
+selinux-policy-default
+selinux-policy-dev
+semodule-utils
+setools
 shellcheck
 supervisor
 systemd

@@ -49,6 +49,8 @@ def kind_of(name: str) -> str:
         return "systemd"
     if name.endswith(".socket"):
         return "systemd-socket"
+    if name.startswith("selinux/"):
+        return {".te": "selinux-module", ".fc": "selinux-contexts"}[Path(name).suffix]
     return KIND_BY_NAME[name]
 
 

@@ -79,7 +79,8 @@ def test_matrix_covers_every_accepted_combination():
     kinds = {kind: len(files) for kind, files in unique_files().items()}
     assert set(kinds) == {
         "gunicorn", "uwsgi", "nginx", "nginx-shared", "apache", "apache-shared", "systemd", "systemd-socket",
-        "supervisord", "install", "install-project", "install-step", "postgresql", "maintenance",
+        "supervisord", "install", "install-project", "install-step", "postgresql", "maintenance", "selinux-module",
+        "selinux-contexts",
     }  # fmt: skip
 
 

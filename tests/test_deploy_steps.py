@@ -9,8 +9,10 @@ from tests.render import CHOICES, TEMPLATE_ROOT, render_cookiecutter, valid_for
 
 STEPS_TEMPLATE_DIR = TEMPLATE_ROOT / "{{cookiecutter.project_slug}}" / "deploy" / "steps"
 STEP_NAME = re.compile(r"^\{% if cookiecutter\.(_*\w+) == '(\w+)' %\}(\w+)-(\w+)\.sh\{% endif %\}$")
-# What every value of a question shares (proxy.sh: what each proxy's file uses), present whenever one is chosen.
+# What every value of a question shares (proxy.sh: what each proxy's file uses), present whenever one is chosen;
+# named after the question, or after what it is for (firewall.sh: the proxy's ports opened).
 SHARED_STEP_NAME = re.compile(r"^\{% if cookiecutter\.(\w+) != 'none' %\}(\w+)\.sh\{% endif %\}$")
+SHARED_STEPS = {"proxy": {"proxy", "firewall"}}
 DEPLOY_QUESTIONS = ("framework", "server", "proxy", "supervisor", "database", "tls")
 # How each value shows in deploy code that handles it: its name, except where the name is an ordinary word or the
 # operating system's own tool (systemd-tmpfiles, systemctl and journalctl serve whatever the supervisor).
@@ -33,7 +35,7 @@ def test_each_value_step_file_is_named_after_its_value():
     for path in conditional:
         shared = SHARED_STEP_NAME.match(path.name)
         if shared:
-            assert shared[1] == shared[2] and "none" in CHOICES[shared[1]], path.name
+            assert shared[2] in SHARED_STEPS.get(shared[1], {shared[1]}) and "none" in CHOICES[shared[1]], path.name
             continue
         match = STEP_NAME.match(path.name)
         assert match, f"{path.name}: not '{{% if cookiecutter.QUESTION == VALUE %}}QUESTION-VALUE.sh{{% endif %}}'"
@@ -73,4 +75,5 @@ def test_deploy_code_holds_nothing_for_values_not_chosen(tmp_path, answers):
     steps = sorted(path.name for path in (tmp_path / "my-web-app" / "deploy" / "steps").iterdir())
     chosen_steps = [name for name in steps if "-" in name]
     assert ("proxy.sh" in steps) == (answers["proxy"] != "none")
+    assert ("firewall.sh" in steps) == (answers["proxy"] != "none")
     assert all(name.split("-")[1].removesuffix(".sh") in {*answers.values(), "flask"} for name in chosen_steps)

@@ -79,6 +79,10 @@ def expected_system_files(answers: dict, os_family: str, join: bool = False) -> 
         if not join:
             expected |= {f"/etc/apache2/sites-available/{SLUG}.conf", f"/etc/apache2/sites-enabled/{SLUG}.conf"} \
                 if debian else {f"/etc/httpd/conf.d/{SLUG}.conf"}  # fmt: skip
+    if answers["proxy"] in ("nginx", "apache") and not debian:
+        # The SELinux module's sources, root's own copy to build from (steps/proxy.sh).
+        module = f"/usr/local/share/selinux/{SLUG}/{SLUG.replace('-', '_')}_proxy"
+        expected |= {f"{module}.te", f"{module}.fc"}
     return expected
 
 
@@ -191,7 +195,6 @@ USER_REFUSALS = [
     ({"supervisor": "supervisord"}, ["--user"], "--user installs for an ordinary account: as root, leave it out"),
     ({"supervisor": "supervisord"}, ["--prefix", "/tmp/somewhere"], "--prefix goes with --user"),
     ({"supervisor": "supervisord"}, ["--user", "--root", "/tmp/preview"], "--user and --root do not go together"),
-    ({"database": "sqlite"}, ["--database-for", "/tmp/.env"], "--database-for: this project has no database server"),
     (
         {"proxy": "none", "bind": "tcp"},
         ["--join", "--root", "/tmp/preview"],
@@ -208,7 +211,7 @@ USER_REFUSALS = [
 @pytest.mark.parametrize(
     ("answers", "arguments", "message"),
     USER_REFUSALS,
-    ids=["root", "prefix", "root-dir", "db", "join-none", "join-root"],
+    ids=["root", "prefix", "root-dir", "join-none", "join-root"],
 )
 def test_user_install_options_are_refused_clearly(tmp_path, answers, arguments, message):
     if os.geteuid() != 0 and arguments == ["--user"]:

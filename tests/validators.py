@@ -286,3 +286,77 @@ def psql_script(server_url: str, script: Path, variables: dict[str, str] | None 
     if stdin:
         return run(command, input=stdin + script.read_text())
     return run([*command, "-f", str(script)])
+
+
+# ---------------------------------------------------------------- SELinux
+# No SELinux kernel here: the module is compiled, linked into a whole policy and queried, never enforced. Debian's
+# reference policy stands in for RHEL's (same language, the same httpd_t, file and port attributes); it lacks RHEL's
+# unconfined_service_t, the domain systemd runs unconfined services in, which RHEL_TYPES declares for the link.
+REFPOLICY_DEVEL_MAKEFILE = Path("/usr/share/selinux/devel/Makefile")
+REFPOLICY_STORE = Path("/var/lib/selinux/default")
+RHEL_TYPES = """\
+module rhel_types 1.0;
+require { role system_r; }
+type unconfined_service_t;
+role system_r types unconfined_service_t;
+"""
+# Debian's policy names a user of a desktop package this machine does not have; libsemanage says so while building.
+SEMODULE_ACCEPTED = {"libsemanage.add_user: user sddm not in password file"}
+
+
+def selinux_package(te: Path, fc: Path, scratch: Path) -> Check:
+    """checkmodule -M -m, then semodule_package with the file contexts: what install.sh runs. Writes NAME.pp."""
+    checkmodule = require_tool("checkmodule", "checkpolicy")
+    semodule_package = require_tool("semodule_package", "semodule-utils")
+    module = scratch / te.stem
+    compiled = run([checkmodule, "-M", "-m", "-o", f"{module}.mod", str(te)])
+    if not compiled.ok:
+        return compiled
+    return run([semodule_package, "-o", f"{module}.pp", "-m", f"{module}.mod", "-f", str(fc)])
+
+
+def selinux_refpolicy_build(te: Path, fc: Path, scratch: Path) -> Check:
+    """make -f /usr/share/selinux/devel/Makefile NAME.pp: the reference policy's own build (m4, then the same tools)."""
+    if not REFPOLICY_DEVEL_MAKEFILE.exists():
+        skip_or_fail("no reference policy build files (Debian package selinux-policy-dev)")
+    build = scratch / "refpolicy-build"
+    build.mkdir(exist_ok=True)
+    for source in (te, fc):
+        shutil.copy(source, build / source.name)
+    return run([require_tool("make"), "-f", str(REFPOLICY_DEVEL_MAKEFILE), f"{te.stem}.pp"], cwd=build)
+
+
+def selinux_policy_with(packages: list[Path], scratch: Path) -> tuple[Check, Path]:
+    """A copy of Debian's policy store with the modules installed by `semodule -i`: the whole policy is linked again,
+    the file contexts are checked against it, and the binary policy sesearch reads is written. Returns that path."""
+    if not REFPOLICY_STORE.is_dir():
+        skip_or_fail("no reference policy store (Debian package selinux-policy-default)")
+    semodule = require_tool("semodule", "policycoreutils")
+    root = scratch / "policy-root"
+    shutil.copytree(REFPOLICY_STORE, root / "var/lib/selinux/default", symlinks=True)
+    shutil.copytree("/etc/selinux", root / "etc/selinux", symlinks=True)
+    rhel_types = scratch / "rhel_types.te"
+    rhel_types.write_text(RHEL_TYPES)
+    (scratch / "rhel_types.fc").write_text("")
+    shim = selinux_package(rhel_types, scratch / "rhel_types.fc", scratch)
+    if not shim.ok:
+        return shim, Path()
+    command = [semodule, "-p", str(root), "-n"]
+    for package in [scratch / "rhel_types.pp", *packages]:
+        command += ["-i", str(package)]
+    check = run(command, accepted_stderr=SEMODULE_ACCEPTED)
+    return check, root / "etc/selinux/default/policy/policy.33"
+
+
+def sesearch_allows(policy: Path, source: str, target: str, klass: str, permission: str) -> Check:
+    """sesearch finds an allow rule giving `source` `permission` on `target`:`klass`; ok only if it printed one."""
+    sesearch = require_tool("sesearch", "setools")
+    check = run([sesearch, "-A", "-s", source, "-t", target, "-c", klass, "-p", permission, str(policy)])
+    rule = f"allow {source} {target}:{klass} "
+    check.ok = check.ok and any(line.startswith(rule) for line in check.stdout.splitlines())
+    return check
+
+
+def setfiles_check(policy: Path, file_contexts: Path) -> Check:
+    """setfiles -c: every line of the file contexts parses and names a context valid in the policy."""
+    return run([require_tool("setfiles", "policycoreutils"), "-c", str(policy), str(file_contexts)])

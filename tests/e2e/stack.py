@@ -6,7 +6,8 @@ proxy with supervisorctl or systemctl. Nothing in the generated files is edited:
 supervisord stacks install the way a user without root does (`deploy/install.sh --user` as the ordinary account
 USER, under PREFIX, with that account's own supervisord); the test then plays the administrator and runs, as root,
 exactly the commands the installer printed for one ("as root: ..."). SYSTEM_SUPERVISORD lists the stacks installed
-as root instead, under the distribution's supervisord.
+as root instead, under the distribution's supervisord; USER_SYSTEMD the systemd stacks installed with --user, as units
+of the account's own systemd manager (tests/e2e/scenario_user.py adds their checks).
 
 Every HTTP request is made inside the container (its loopback is private): single requests with curl, load, crash
 and start timing with tests/e2e/client.py under the container's /usr/bin/python3.
@@ -27,7 +28,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from tests.e2e import scenario_join
+from tests.e2e import scenario_join, scenario_servers
 from tests.nspawn import BUILD_SCRIPT, EXCHANGE_MOUNT, HttpResponse, Testbed, require_testbed, wheelhouse_path
 from tests.render import TEMPLATE_ROOT, render_cookiecutter, valid_for
 
@@ -40,6 +41,8 @@ USER = "alice"  # the ordinary account of a --user install
 USER_HOME = f"/home/{USER}"
 PREFIX_DIR = f"{USER_HOME}/{SLUG}"  # install.sh --user's default prefix
 SYSTEM_SUPERVISORD = {"flask-gunicorn-nginx-supervisord-postgresql"}
+# systemd stacks installed with --user, as units of the account's own systemd manager (tests/e2e/scenario_user.py).
+USER_SYSTEMD = {"flask-uwsgi-nginx-systemd-sqlite"}
 ADMIN_COMMAND = re.compile(r"^install\.sh: as root: (.+)$", re.M)
 CLIENT = Path(__file__).with_name("client.py")
 MAINTENANCE_MARK = "is back in a moment"
@@ -180,7 +183,10 @@ class Stack:
         self.port = 80 if self.proxy != "none" else int(answers.get("port", 8000))
         self.base = f"http://127.0.0.1:{self.port}"
         self.report = StackReport(stack_name(answers), answers)
-        self.user_mode = self.supervisor == "supervisord" and self.report.name not in SYSTEM_SUPERVISORD
+        self.user_mode = (
+            self.supervisor == "supervisord" and self.report.name not in SYSTEM_SUPERVISORD
+        ) or self.report.name in USER_SYSTEMD
+        self.install_arguments: list[str] = []  # more install.sh arguments (tests/e2e/scenario_user.py)
         self.join = scenario_join.joins(self)  # the app joins a site the administrator runs (install.sh --join)
         mode = "--user" if self.user_mode else "root"
         self.report.metrics["install_mode"] = f"{mode} --join" if self.join else mode
@@ -216,14 +222,25 @@ class Stack:
     # ------------------------------------------------------------ install, as on a fresh server
 
     def as_user(self, *command: str) -> list[str]:
-        return ["runuser", "-u", USER, "--", "env", f"HOME={USER_HOME}", f"USER={USER}", *command]
+        # XDG_RUNTIME_DIR: where systemctl --user finds the account's manager (runuser opens no login session).
+        return ["runuser", "-u", USER, "--", "env", f"HOME={USER_HOME}", f"USER={USER}",
+                f"XDG_RUNTIME_DIR=/run/user/{self.user_uid()}", *command]  # fmt: skip
+
+    def user_uid(self) -> str:
+        if not hasattr(self, "_uid"):
+            self._uid = self.run(["id", "-u", USER]).stdout.strip()
+        return self._uid
+
+    def systemctl(self, *args: str) -> list[str]:
+        """systemctl for the stack's units: the system's, or the account's own manager's (--user)."""
+        return self.as_user("systemctl", "--user", *args) if self.user_mode else ["systemctl", *args]
 
     def install_command(self) -> list[str]:
         """deploy/install.sh as its user runs it (packages are in the image already: the container has no network,
         hence --no-packages for root; --user installs no packages)."""
         join = ["--join"] if self.join else []
         if self.user_mode:
-            return self.as_user(f"{self.checkout}/deploy/install.sh", "--user", *join)
+            return self.as_user(f"{self.checkout}/deploy/install.sh", "--user", *self.install_arguments, *join)
         return [f"{self.checkout}/deploy/install.sh", "--no-packages", *join]
 
     def install(self) -> None:
@@ -234,6 +251,9 @@ class Stack:
         self.run(["cp", "-a", "/project", self.checkout])
         if self.user_mode:
             self.run(["chown", "-R", f"{USER}:{USER}", self.checkout])
+            from tests.e2e.scenario_user import before_user_install
+
+            before_user_install(self)
         if self.join:
             scenario_join.prepare(self)
         started = time.monotonic()
@@ -250,7 +270,11 @@ class Stack:
         result = self.run(self.install_command(), timeout=INSTALL_TIMEOUT, check=False)
         if self.user_mode:
             self.run_admin_commands(result.stdout)
-            if result.returncode != 0 and ADMIN_COMMAND.search(result.stdout):
+            # It stops at most three times, for the database: to start PostgreSQL, for the roles and database, then
+            # for a pg_hba.conf rule where the server's own rules refuse the password.
+            for _ in range(3):
+                if result.returncode == 0 or not ADMIN_COMMAND.search(result.stdout):
+                    break
                 result = self.run(self.install_command(), timeout=INSTALL_TIMEOUT, check=False)
                 self.run_admin_commands(result.stdout)
         return result
@@ -266,20 +290,22 @@ class Stack:
     # ------------------------------------------------------------ the supervisor
 
     def control(self, *action: str) -> list[str]:
-        if self.user_mode:
+        if self.user_mode and self.supervisor == "supervisord":
             supervisorctl = f"{self.app_dir}/.venv/bin/supervisorctl"
             return self.as_user(supervisorctl, "-c", f"{PREFIX_DIR}/etc/supervisord.conf", *action, SLUG)
         if self.supervisor == "systemd":
             # Taking the site down means stopping the socket too: with only the service stopped, the next request
             # starts it again (check_socket_activation).
             return (
-                ["systemctl", *action, f"{SLUG}.socket", SLUG] if action == ("stop",) else ["systemctl", *action, SLUG]
+                self.systemctl(*action, f"{SLUG}.socket", SLUG)
+                if action == ("stop",)
+                else self.systemctl(*action, SLUG)
             )
         return ["supervisorctl", *action, SLUG]
 
     def master_pid(self) -> int:
         if self.supervisor == "systemd":
-            out = self.run(["systemctl", "show", "--property=MainPID", "--value", SLUG]).stdout
+            out = self.run(self.systemctl("show", "--property=MainPID", "--value", SLUG)).stdout
         else:
             out = self.run(self.control("pid")).stdout
         pid = int(out.strip() or 0)
@@ -288,8 +314,13 @@ class Stack:
 
     def user_pids(self) -> list[int]:
         """The server's master and workers: the processes of the service user (of USER, but its supervisord)."""
-        result = self.run(["pgrep", "-u", USER if self.user_mode else SLUG], check=False)
-        pids = [int(pid) for pid in result.stdout.split()]
+        result = self.run(["ps", "-u", USER if self.user_mode else SLUG, "-o", "pid=,comm="], check=False)
+        # Not the server's: the account's own systemd manager and its PAM helper.
+        pids = [
+            int(line.split()[0])
+            for line in result.stdout.splitlines()
+            if line.split()[1:] not in (["systemd"], ["(sd-pam)"])
+        ]
         if self.user_mode:
             supervisord = self.run(["cat", f"{PREFIX_DIR}/run/supervisord.pid"], check=False).stdout.strip()
             pids = [pid for pid in pids if str(pid) != supervisord]
@@ -298,7 +329,8 @@ class Stack:
     def app_log(self) -> str:
         if self.supervisor == "systemd":
             self.run(["journalctl", "--sync"], check=False)
-            return self.run(["journalctl", "--no-pager", "-o", "cat", "-u", SLUG], check=False).stdout
+            unit = [f"_SYSTEMD_USER_UNIT={SLUG}.service"] if self.user_mode else ["-u", SLUG]
+            return self.run(["journalctl", "--no-pager", "-o", "cat", *unit], check=False).stdout
         return self.run(["cat", f"{self.log_dir}/{self.server}.log"], check=False).stdout
 
     def wait_for_200(self, path: str = "/", timeout: float = START_TIMEOUT) -> float:
@@ -516,14 +548,14 @@ class Stack:
     def check_socket_activation(self) -> None:
         """Only the service stopped: systemd still listens on its socket, and the next request starts the service
         and gets its answer (not the maintenance page)."""
-        self.run(["systemctl", "stop", SLUG])
-        state = self.run(["systemctl", "is-active", SLUG], check=False).stdout.strip()
+        self.run(self.systemctl("stop", SLUG))
+        state = self.run(self.systemctl("is-active", SLUG), check=False).stdout.strip()
         assert state == "inactive", f"after systemctl stop: {state}"
         started = time.monotonic()
         response = self.get(f"{PREFIX}/", timeout=START_TIMEOUT)
         self.report.metrics["socket_activation_first_200_seconds"] = round(time.monotonic() - started, 3)
         assert response.status == 200, f"first request to the stopped service: {response.status} {response.text[:200]}"
-        state = self.run(["systemctl", "is-active", SLUG], check=False).stdout.strip()
+        state = self.run(self.systemctl("is-active", SLUG), check=False).stdout.strip()
         assert state == "active", f"the request did not start the service: {state}"
 
     # ------------------------------------------------------------ reload under load
@@ -602,7 +634,7 @@ class Stack:
         master = self.master_pid()
         old_workers = set(self.user_pids()) - {master}
         if self.supervisor == "systemd":
-            self.run(["systemctl", "reload", SLUG])
+            self.run(self.systemctl("reload", SLUG))
         elif self.server == "gunicorn":
             self.run(self.control("signal", "HUP"))
         else:
@@ -752,9 +784,12 @@ def run_stack(answers: dict, workdir: Path) -> StackReport:
             stack = Stack(testbed, project, answers)
             report = stack.report
             report.metrics["boot_seconds"] = round(testbed.timings.get("running", 0), 2)
+            scenario_servers.prepare(stack)
             if stack.check("install", stack.install) is None and report.failed():
                 return report
             stack.check("serving after install", stack.wait_for_200)
+            for name, check in scenario_servers.checks(stack):
+                stack.check(name, check)
             if stack.join:
                 for name, function in scenario_join.checks(stack):
                     stack.check(name, function, stack)
@@ -767,7 +802,7 @@ def run_stack(answers: dict, workdir: Path) -> StackReport:
             stack.check("healthz reports the database", stack.check_healthz)
             stack.check("outside the prefix is not a 5xx", stack.check_outside_prefix)
             stack.check("security headers once", stack.check_security_headers_once)
-            if stack.supervisor == "systemd":
+            if stack.supervisor == "systemd" and not stack.user_mode:
                 stack.check("hardening in force", stack.check_hardening)
             note = stack.check("write a note", stack.write_note)
             stack.check("stop: in time, no orphans, maintenance page", stack.check_stop)
@@ -785,6 +820,11 @@ def run_stack(answers: dict, workdir: Path) -> StackReport:
                 stack.check("redeploy removes stale files, keeps data", stack.check_redeploy_removes_stale_files, note)
             if answers["database"] == "postgresql":
                 stack.check("database password rotation", stack.check_database_password_rotation)
+            if stack.user_mode:
+                from tests.e2e.scenario_user import user_install_checks
+
+                for name, function in user_install_checks(stack):
+                    stack.check(name, function)
             stack.check("final stop", stack.check_stop)
     finally:
         report.metrics["wall_seconds"] = round(time.monotonic() - started, 1)

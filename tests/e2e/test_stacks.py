@@ -1,9 +1,10 @@
 """The generated stacks serve, survive kill -9, reload under load without losing a request and stop cleanly.
 
 Each test boots one Debian container (systemd as PID 1, loopback only), runs the project's own deploy/install.sh in
-it as on a fresh server (as root; supervisord stacks as an ordinary account, `install.sh --user`, with the commands it
-prints for an administrator run as root), and checks the stack through its proxy (tests/e2e/stack.py). Results per
-stack go to build/reports/e2e/ and the table build/reports/e2e.md (tests/conftest.py).
+it as on a fresh server (as root; supervisord stacks and one systemd stack as an ordinary account, `install.sh --user`,
+with the commands it prints for an administrator run as root), and checks the stack through its proxy
+(tests/e2e/stack.py). Results per stack go to build/reports/e2e/ and the table build/reports/e2e.md
+(tests/conftest.py).
 """
 
 import pytest

@@ -4,12 +4,13 @@
 #   sudo deploy/install.sh              from a checkout of the project, anywhere on the server
 #   deploy/install.sh --root DIR        lay the files out under DIR instead and only print the commands that would
 #                                       change the running system (packages, users, services, the database)
-#   sudo deploy/install.sh --join       the same, but the app joins a proxy site someone else runs for the domain: only
-#                                       its own lines are installed, and the one line that site includes is printed
-#   deploy/install.sh --user [--prefix DIR] [--join]
+#   deploy/install.sh --user [--prefix DIR]
 #                                       no root: install under DIR (default ~/{{ cookiecutter.project_slug }}) and run the app as
-#                                       yourself; print what an administrator must do for the proxy (and the
-#                                       database)
+#                                       yourself, started at boot too; print what an administrator must do for the
+#                                       proxy (and the database{{ ", lingering" if cookiecutter.supervisor == "systemd" else "" }})
+#   ... --join                          join the proxy site someone else runs for the domain: only the app's lines are
+#                                       installed, and the one line that site must include is printed
+#   ... --python PATH                   make the virtualenv with that Python (conda, pyenv, self-built; >= {{ cookiecutter.python_version }})
 #
 # Safe to run again after every code change: it only changes what differs, then reloads (or restarts) the app.
 # The steps are in deploy/steps/: common.sh and base.sh for every project, then one file per answer this project
@@ -37,15 +38,14 @@ done
 
 INSTALL_PACKAGES=1
 PREFIX=""
-DATABASE_FOR=""
+PYTHON=""
 os_value debian NOLOGIN /usr/sbin/nologin
 os_value rhel NOLOGIN /sbin/nologin
 
 usage() {
     cat <<USAGE
-usage: $0 [--root DIR] [--os debian|rhel] [--no-packages] [--join]
-       $0 --user [--prefix DIR] [--join]
-       $0 --database-for ENV_FILE
+usage: $0 [--root DIR] [--os debian|rhel] [--no-packages] [--python PATH] [--join]
+       $0 --user [--prefix DIR] [--python PATH] [--join]{% if cookiecutter.supervisor == 'supervisord' %} [--no-crontab]{% endif %}
   --root DIR      install the files under DIR; print, do not run, the commands that change the system
   --os FAMILY     debian or rhel (default: from /etc/os-release)
   --no-packages   do not install distribution packages
@@ -54,8 +54,12 @@ usage: $0 [--root DIR] [--os debian|rhel] [--no-packages] [--join]
   --join          add the app to the proxy site (server block, virtual host) someone else runs for the domain,
                   HTTP or HTTPS: install only the app's lines and print the one line that site must include, instead
                   of a site of its own (which the proxy would ignore beside another of the same name)
-  --database-for ENV_FILE
-                  as root, only create the database role and database for a --user install (password from ENV_FILE)
+  --python PATH   the Python (>= $PYTHON_VERSION) that makes the virtualenv, e.g. a conda, pyenv or self-built one
+                  (default: the first of python$PYTHON_VERSION, python3, python3.N on PATH that is new enough)
+{% if cookiecutter.supervisor == 'supervisord' %}
+  --no-crontab    with --user: do not add the @reboot line that starts your supervisord at boot to your crontab;
+                  print it instead
+{% endif %}
 USAGE
 }
 
@@ -67,9 +71,16 @@ parse_arguments() {
             --os) OS_FAMILY=${2:?--os needs debian or rhel}; shift 2 ;;
             --no-packages) INSTALL_PACKAGES=0; shift ;;
             --user) user=1; INSTALL_PACKAGES=0; shift ;;
-            --database-for) DATABASE_FOR=$(realpath -m "${2:?--database-for needs the .env file}"); shift 2 ;;
-            --join) JOIN=1; shift ;;
             --prefix) PREFIX=$(realpath -m "${2:?--prefix needs a directory}"); shift 2 ;;
+            --join) JOIN=1; shift ;;
+            --python) PYTHON=${2:?--python needs the path of a Python}; shift 2 ;;
+{% if cookiecutter.supervisor == 'supervisord' %}
+            --no-crontab)
+                # shellcheck disable=SC2034 # read by steps/supervisor-supervisord.sh
+                CRONTAB=0
+                shift
+                ;;
+{% endif %}
             -h | --help) usage; exit 0 ;;
             *) usage >&2; exit 2 ;;
         esac
@@ -86,26 +97,19 @@ parse_arguments() {
         [[ -n $URL_PREFIX ]] || die "--join: the app must live under a URL prefix, not / (url_prefix): the root of a site someone else runs stays theirs"
     fi
     run_phase check_mode
-}
-
-# --database-for: as root, only the database a --user install asked an administrator for.
-prepare_database_for() {
-    has_phase database_for || die "--database-for: this project has no database server to prepare"
-    [[ -r $DATABASE_FOR ]] || die "--database-for: cannot read $DATABASE_FOR"
-    run_phase database_for
+    choose_python
 }
 
 main() {
     parse_arguments "$@"
     detect_os
-    if [[ -n $DATABASE_FOR ]]; then
-        prepare_database_for
-        return
-    fi
     if [[ $INSTALL_PACKAGES == 1 ]]; then
         run_phase packages
         install_packages
     fi
+    # What the install needs and no package step provides (a compiler for a Python of the account's own): checked
+    # before anything is installed.
+    run_phase preflight
     ensure_user
     copy_code
     ensure_directories
@@ -116,7 +120,7 @@ main() {
     run_phase start
     if has_phase proxy; then
         let_proxy_in
-        configure_selinux
+        run_phase firewall
         # Joining, the certificate is that of the site joined.
         joining || run_phase tls
         run_phase proxy

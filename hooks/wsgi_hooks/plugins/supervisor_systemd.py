@@ -3,4 +3,5 @@
 
 def next_steps(answers):
     yield "# on the server, from a copy of this project: sudo deploy/install.sh (README.md, section Deploy)"
+    yield "#   without root: deploy/install.sh --user (your own systemd manager; it prints what the administrator runs)"
     yield f"# then: systemctl status {answers['project_slug']}; journalctl -u {answers['project_slug']}"

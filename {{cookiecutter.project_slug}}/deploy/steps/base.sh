@@ -71,8 +71,9 @@ ensure_directories() {
 
 # Secrets are made on this server (never copied from a development machine) and kept on later runs.
 ensure_env_file() {
-    local env_file=$ROOT$APP_DIR/.env python
-    python=$(command -v python3) || die "python3 is missing"
+    local env_file=$ROOT$APP_DIR/.env python=$PYTHON
+    # A dry run without the Python it names uses any.
+    [[ -x $(command -v "$python") ]] || python=$(command -v python3) || die "python3 is missing"
     "$python" - "$ROOT$APP_DIR/$PACKAGE/envfile.py" "$env_file" <<'PYTHON'
 import importlib.util
 import sys
@@ -94,26 +95,70 @@ PYTHON
     fi
 }
 
-# A Python of at least the version the project asks for, from the system (not a per-user install).
-find_python() {
-    local candidate major=${PYTHON_VERSION%%.*} minor=${PYTHON_VERSION#*.}
-    for candidate in "/usr/bin/python$PYTHON_VERSION" /usr/bin/python3 "/usr/local/bin/python$PYTHON_VERSION"; do
-        if [[ -x $candidate ]] && "$candidate" -c "import sys; sys.exit(sys.version_info < ($major, $minor))"; then
-            printf '%s\n' "$candidate"
-            return 0
+# Is Python $1 at least the version the project asks for?
+python_new_enough() {
+    local major=${PYTHON_VERSION%%.*} minor=${PYTHON_VERSION#*.}
+    [[ $("$1" -c "import sys; print(sys.version_info >= ($major, $minor))" 2>/dev/null) == True ]]
+}
+
+# The Python that makes the virtualenv: --python PATH, or the first new enough one on PATH. It need not be the
+# system's: conda, pyenv and self-built ones live under their own prefix.
+choose_python() {
+    local candidate candidates=("python$PYTHON_VERSION" python3) minor
+    if [[ -n $PYTHON ]]; then
+        [[ -f $PYTHON && -x $PYTHON ]] || die "--python: $PYTHON is not an executable file"
+        [[ $PYTHON == /* ]] || PYTHON=$(realpath -s "$PYTHON")
+        if ! python_new_enough "$PYTHON"; then
+            local found
+            found=$("$PYTHON" -c 'import sys; print("Python %d.%d" % sys.version_info[:2])' 2>/dev/null) || true
+            [[ $found =~ ^Python\ [0-9]+\.[0-9]+$ ]] || found="not a Python"
+            die "--python: $PYTHON is $found; this project needs Python >= $PYTHON_VERSION"
         fi
-    done
-    return 1
+    else
+        for ((minor = ${PYTHON_VERSION#*.} + 1; minor <= 30; minor++)); do
+            candidates+=("python3.$minor")
+        done
+        for candidate in "${candidates[@]}"; do
+            candidate=$(command -v "$candidate") || continue
+            if python_new_enough "$candidate"; then
+                PYTHON=$candidate
+                break
+            fi
+        done
+        if [[ -z $PYTHON ]]; then
+            dry_run || die "no Python >= $PYTHON_VERSION on PATH: install python$PYTHON_VERSION, or name one with --python PATH"
+            PYTHON=python$PYTHON_VERSION
+            return
+        fi
+    fi
+    if ! dry_run && ! user_mode; then
+        root_may_run "$PYTHON"
+    fi
+    say "Python: $PYTHON ($("$PYTHON" -V 2>&1))"
+}
+
+# Root runs the virtualenv's Python (pip, migrations): neither the interpreter (the path given, and the file it leads
+# to) nor its standard library, nor any directory above them, may be writable by an account other than root.
+root_may_run() {
+    local path owner group mode
+    while IFS= read -r path; do
+        while [[ $path != / ]]; do
+            read -r owner group mode < <(stat -L -c '%u %g %a' "$path")
+            mode=$((8#$mode))
+            # Owned by another account, or writable by its group (unless root's) or by anyone (unless sticky: /tmp).
+            if [[ $owner != 0 ]] || ((group != 0 && mode & 8#020)) || ((mode & 8#002 && !(mode & 8#1000))); then
+                die "--python: root would run $1, but $path can be changed by an account other than root"
+            fi
+            path=$(dirname "$path")
+        done
+    done < <(printf '%s\n' "$1"; "$1" -c 'import os, sys, sysconfig
+print(os.path.realpath(sys.executable)); print(sysconfig.get_path("stdlib"))')
 }
 
 ensure_virtualenv() {
-    local venv=$ROOT$APP_DIR/.venv python
+    local venv=$ROOT$APP_DIR/.venv
     if [[ ! -x $venv/bin/python ]]; then
-        if ! python=$(find_python); then
-            dry_run || die "no Python >= $PYTHON_VERSION in /usr/bin: install python$PYTHON_VERSION"
-            python=python$PYTHON_VERSION
-        fi
-        run "$python" -m venv "$venv"
+        run "$PYTHON" -m venv "$venv"
     fi
     run "$venv/bin/python" -m pip install --quiet --upgrade pip
     run "$venv/bin/python" -m pip install --quiet --editable "$ROOT$APP_DIR"

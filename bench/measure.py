@@ -1,0 +1,40 @@
+"""Small statistics and the machine's description, shared by the benchmarks."""
+
+import os
+import platform
+import statistics
+import subprocess
+from pathlib import Path
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def spread(values: list[float]) -> str:
+    """Lowest to highest: shows how noisy a median is."""
+    return f"{min(values):.3g} to {max(values):.3g}"
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
+    versions = []
+    for command in (["nginx", "-v"], ["apache2", "-v"], ["wrk", "--version"]):
+        try:
+            result = subprocess.run(command, capture_output=True, text=True, check=False)
+            versions.append((result.stdout + result.stderr).strip().splitlines()[0])
+        except (OSError, IndexError):
+            continue
+    return (
+        f"{os.cpu_count()} CPUs ({cpu}), {memory:.0f} GiB, {platform.platform()}, Python {platform.python_version()}; "
+        f"load average at start {load}. {'; '.join(versions)}"
+    )

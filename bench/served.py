@@ -1,0 +1,439 @@
+"""Served throughput and latency: generated stacks against the hand-written recipes of the seeds, side by side.
+
+Every stack serves the same generated Flask app's home page on loopback, through real nginx or Apache (or none),
+and wrk loads it for a few seconds with 2 threads and 16 connections. Stacks are started, loaded and stopped one
+after the other, in rounds, so noise from the shared machine spreads over all of them; the report gives medians,
+spreads and ratios. Run inside a private network namespace (`make bench` does it): the sites listen on port 80.
+
+The bench harness, not the template, decides how the proxies' main configuration looks (Debian's defaults: sendfile,
+tcp_nopush, `worker_processes auto`), and points the generated layout at build/bench through cookiecutter's layout
+answers, so the generated files are used as generated.
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.measure import median, spread
+from tests.render import TEMPLATE_ROOT, render_cookiecutter
+
+WRK = ["wrk", "--threads", "2", "--connections", "16", "--latency"]
+APACHE_MODULES = Path("/usr/lib/apache2/modules")
+
+
+@dataclass
+class Stack:
+    name: str
+    project: str  # which generated project's code it serves
+    description: str
+    commands: list[list[str]]  # server processes, started in the project directory
+    site: str = ""  # proxy site text (for the recipes) or "generated"
+    proxy: str = "nginx"
+    url: str = "http://127.0.0.1/"
+    compare_to: str = ""  # the recipe this generated stack must beat
+    results: list[dict] = field(default_factory=list)
+
+    @property
+    def slug(self) -> str:
+        """The name as a directory name the proxies' configuration can hold unquoted."""
+        return re.sub(r"[^a-z0-9]+", "-", self.name.lower()).strip("-")
+
+
+class Bench:
+    def __init__(self, work: Path, seconds: int):
+        self.work = work
+        self.seconds = seconds
+        self.projects: dict[str, Path] = {}
+        self.timings: dict[str, float] = {}
+
+    # ---------------------------------------------------------------- the generated projects
+    def generate(self, name: str, **answers) -> Path:
+        """A project from this checkout whose layout lives under build/bench, with its own virtualenv."""
+        slug = f"bench-{name}"
+        output = self.work / name
+        shutil.rmtree(output, ignore_errors=True)
+        layout = {
+            "__app_dir": str(output / slug),
+            "__run_dir": str(self.work / "run" / name),
+            "__data_dir": str(self.work / "data" / name),
+            "__log_dir": str(self.work / "log" / name),
+        }
+        for directory in ("__run_dir", "__data_dir", "__log_dir"):
+            Path(layout[directory]).mkdir(parents=True, exist_ok=True)
+            os.chmod(layout[directory], 0o750)
+        project = render_cookiecutter(output, project_name=slug, database="sqlite", **answers, **layout)
+        subprocess.run(["python3", "-m", "venv", ".venv"], cwd=project, check=True)
+        server = answers.get("server", "gunicorn")
+        pip = [".venv/bin/pip", "install", "--quiet", "--disable-pip-version-check", "-e", ".", server]
+        subprocess.run(pip, cwd=project, check=True)
+        subprocess.run([".venv/bin/python", "manage.py", "db", "upgrade"], cwd=project, env=self.env(name), check=True)
+        self.projects[name] = project
+        return project
+
+    def env(self, project: str) -> dict:
+        return {**os.environ, "DATA_DIR": str(self.work / "data" / project)}
+
+    # ---------------------------------------------------------------- proxies
+    def nginx_config(self, stack: Stack, project: Path) -> list[str]:
+        directory = self.work / "nginx" / stack.slug
+        shutil.rmtree(directory, ignore_errors=True)
+        directory.mkdir(parents=True)
+        for name in ("mime.types", "uwsgi_params", "proxy_params"):
+            shutil.copy(f"/etc/nginx/{name}", directory / name)
+        site = project / "deploy" / "nginx.conf" if stack.site == "generated" else directory / "site.conf"
+        if stack.site != "generated":
+            site.write_text(stack.site)
+        # Debian's nginx.conf, reduced to what a site relies on.
+        (directory / "nginx.conf").write_text(
+            f"""user nobody root;
+worker_processes auto;
+daemon off;
+pid {directory}/nginx.pid;
+error_log {directory}/error.log warn;
+events {{ worker_connections 768; }}
+http {{
+    sendfile on;
+    tcp_nopush on;
+    types_hash_max_size 2048;
+    include mime.types;
+    default_type application/octet-stream;
+    access_log {directory}/access.log;
+    gzip on;
+    include {site};
+}}
+"""
+        )
+        return ["nginx", "-p", f"{directory}/", "-c", str(directory / "nginx.conf")]
+
+    def apache_config(self, stack: Stack, project: Path) -> list[str]:
+        directory = self.work / "apache" / stack.slug
+        shutil.rmtree(directory, ignore_errors=True)
+        directory.mkdir(parents=True)
+        if stack.site == "generated":
+            site = project / "deploy" / "apache.conf"
+            wanted = re.search(r"# Modules to enable: (.*)", site.read_text()).group(1).split()
+        else:
+            site = directory / "site.conf"
+            site.write_text(stack.site)
+            wanted = ["authz_core", "proxy", "proxy_http"]
+        modules = dict.fromkeys(["mpm_event", "authz_core", "mime", *wanted])  # unixd, log_config: built in
+        load = "\n".join(f"LoadModule {name}_module {APACHE_MODULES}/mod_{name}.so" for name in modules)
+        # Debian's apache2.conf, reduced to what a site relies on.
+        (directory / "httpd.conf").write_text(
+            f"""ServerRoot {directory}
+ServerName localhost
+Listen 80
+PidFile {directory}/httpd.pid
+ErrorLog {directory}/error.log
+LogLevel warn
+User nobody
+Group root
+Define APACHE_LOG_DIR {directory}
+{load}
+TypesConfig /etc/mime.types
+LogFormat "%h %l %u %t \\"%r\\" %>s %O" common
+CustomLog {directory}/access.log common
+KeepAlive On
+Include {site}
+"""
+        )
+        return ["apache2", "-d", str(directory), "-f", str(directory / "httpd.conf"), "-DFOREGROUND"]
+
+    # ---------------------------------------------------------------- one run
+    def run(self, stack: Stack) -> dict:
+        project = self.projects[stack.project]
+        logs = self.work / "logs"
+        logs.mkdir(exist_ok=True)
+        commands = list(stack.commands)
+        if stack.proxy == "nginx":
+            commands.append(self.nginx_config(stack, project))
+        elif stack.proxy == "apache":
+            commands.append(self.apache_config(stack, project))
+        processes = []
+        with open(logs / f"{stack.slug}.log", "ab") as log:
+            try:
+                for command in commands:
+                    processes.append(
+                        subprocess.Popen(command, cwd=project, env=self.env(stack.project), stdout=log, stderr=log)
+                    )
+                wait_for_200(stack.url, processes)
+                # Warm up (workers import lazily, caches fill), then measure.
+                subprocess.run([*WRK, "--duration", "2s", stack.url], capture_output=True, check=True)
+                result = subprocess.run(
+                    [*WRK, "--duration", f"{self.seconds}s", "--header", "Host: localhost", stack.url],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
+            finally:
+                for process in reversed(processes):
+                    process.terminate()
+                for process in reversed(processes):
+                    try:
+                        process.wait(timeout=60)
+                    except subprocess.TimeoutExpired:
+                        process.kill()
+                        process.wait()
+        return parse_wrk(result.stdout)
+
+
+def wait_for_200(url: str, processes: list[subprocess.Popen], timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        if exited := [process.args for process in processes if process.poll() is not None]:
+            raise RuntimeError(f"exited before {url} answered: {exited} (logs in build/bench/served/logs)")
+        try:
+            request = urllib.request.Request(url, headers={"Host": "localhost"})
+            with urllib.request.urlopen(request, timeout=5) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{url} did not answer 200 within {timeout} s")
+        time.sleep(0.2)
+
+
+UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+
+
+def parse_wrk(output: str) -> dict:
+    """Requests per second, latency percentiles in ms, and the errors wrk counted."""
+
+    def latency(percent: str) -> float:
+        value, unit = re.search(rf"^\s+{percent}%\s+([\d.]+)(us|ms|s)\s*$", output, re.M).groups()
+        return float(value) * UNITS[unit]
+
+    errors = 0
+    if match := re.search(r"Non-2xx or 3xx responses: (\d+)", output):
+        errors += int(match.group(1))
+    if match := re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output):
+        errors += sum(int(number) for number in match.groups())
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
+        "p50": latency("50"),
+        "p99": latency("99"),
+        "errors": errors,
+    }
+
+
+def stacks(work: Path) -> list[Stack]:
+    run = work / "run"
+    gunicorn = ".venv/bin/gunicorn"
+    uwsgi = ".venv/bin/uwsgi"
+    return [
+        Stack(
+            "generated nginx → gunicorn",
+            "gunicorn-nginx",
+            "deploy/gunicorn.conf.py and deploy/nginx.conf as generated (unix socket)",
+            [[gunicorn, "--config", "deploy/gunicorn.conf.py", "wsgi:application"]],
+            site="generated",
+            compare_to="BrainPainter's recipe",
+        ),
+        Stack(
+            "BrainPainter's recipe",
+            "gunicorn-nginx",
+            "gunicorn --workers 3 on a unix socket, nginx `proxy_pass http://unix:...` with proxy_params",
+            [[gunicorn, "--workers", "3", "--bind", f"unix:{run}/brainpainter.sock", "-m", "007", "wsgi:application"]],
+            site=f"server {{ listen 80; server_name localhost; location / {{ include proxy_params; "
+            f"proxy_pass http://unix:{run}/brainpainter.sock; }} }}\n",
+        ),
+        Stack(
+            "generated nginx → uWSGI",
+            "uwsgi-nginx",
+            "deploy/uwsgi.ini and deploy/nginx.conf as generated (unix socket)",
+            [[uwsgi, "--ini", "deploy/uwsgi.ini"]],
+            site="generated",
+            compare_to="eeg-qc-dash's socket recipe",
+        ),
+        Stack(
+            "eeg-qc-dash's HTTP recipe",
+            "uwsgi-nginx",
+            "`uwsgi --http :8050 --master --processes 1 --threads 1`, nginx `proxy_pass http://localhost:8050/`",
+            [
+                [
+                    uwsgi,
+                    "--http",
+                    ":8050",
+                    "--wsgi-file",
+                    "wsgi.py",
+                    "--master",
+                    "--processes",
+                    "1",
+                    "--threads",
+                    "1",
+                    "--virtualenv",
+                    ".venv",
+                ]
+            ],
+            site="server { listen 80; server_name localhost; location / { proxy_pass http://localhost:8050/; } }\n",
+        ),
+        Stack(
+            "eeg-qc-dash's socket recipe",
+            "uwsgi-nginx",
+            "`uwsgi --socket SOCK --master --processes 1 --chmod-socket=666`, nginx `uwsgi_pass unix://SOCK`",
+            [
+                [
+                    uwsgi,
+                    "--socket",
+                    f"{run}/eegqc.sock",
+                    "--wsgi-file",
+                    "wsgi.py",
+                    "--master",
+                    "--processes",
+                    "1",
+                    "--chmod-socket=666",
+                    "--virtualenv",
+                    ".venv",
+                ]
+            ],
+            site=f"server {{ listen 80; server_name localhost; location / {{ include uwsgi_params; "
+            f"uwsgi_pass unix://{run}/eegqc.sock; }} }}\n",
+        ),
+        Stack(
+            "generated Apache → gunicorn",
+            "gunicorn-apache",
+            "deploy/gunicorn.conf.py and deploy/apache.conf as generated (unix socket)",
+            [[gunicorn, "--config", "deploy/gunicorn.conf.py", "wsgi:application"]],
+            site="generated",
+            proxy="apache",
+            compare_to="eco's recipe",
+        ),
+        Stack(
+            "eco's recipe",
+            "gunicorn-apache",
+            "gunicorn --workers 2 --bind localhost:8000, Apache `ProxyPass / http://localhost:8000/`",
+            [[gunicorn, "--workers", "2", "--bind", "localhost:8000", "wsgi:application"]],
+            site='<VirtualHost *:80>\n    ProxyPass "/" "http://localhost:8000/"\n'
+            '    ProxyPassReverse "/" "http://localhost:8000/"\n</VirtualHost>\n',
+            proxy="apache",
+        ),
+        Stack(
+            "generated gunicorn alone",
+            "gunicorn-none",
+            "deploy/gunicorn.conf.py as generated with proxy=none, bind=tcp (the proxies' overhead)",
+            [[gunicorn, "--config", "deploy/gunicorn.conf.py", "wsgi:application"]],
+            proxy="none",
+            url="http://127.0.0.1:8000/",
+        ),
+    ]
+
+
+FIRST_200 = "first-200"
+PROJECTS = {
+    "gunicorn-nginx": {"server": "gunicorn", "proxy": "nginx"},
+    "uwsgi-nginx": {"server": "uwsgi", "proxy": "nginx"},
+    "gunicorn-apache": {"server": "gunicorn", "proxy": "apache"},
+    "gunicorn-none": {"server": "gunicorn", "proxy": "none", "bind": "tcp"},
+}
+
+
+def prepare(work: Path) -> dict[str, float]:
+    """Generate the projects and install them (this needs the package index, so it runs outside the namespace).
+    The last one is timed: generate, virtualenv, install with a warm package cache, tables."""
+    bench = Bench(work, 0)
+    for name, answers in PROJECTS.items():
+        bench.generate(name, **answers)
+    start = time.monotonic()
+    bench.generate(FIRST_200, server="gunicorn", proxy="nginx")
+    return {"generate, virtualenv, install, tables": time.monotonic() - start}
+
+
+def serve(work: Path, rounds: int, seconds: int) -> dict:
+    """In the private network namespace: time the first project's start to its first 200 through nginx, then load
+    every stack, round after round. Returns the results as plain data."""
+    bench = Bench(work, seconds)
+    bench.projects = {name: work / name / f"bench-{name}" for name in [*PROJECTS, FIRST_200]}
+    first = Stack(
+        FIRST_200, FIRST_200, "", [[".venv/bin/gunicorn", "--config", "deploy/gunicorn.conf.py", "wsgi:application"]]
+    )
+    first.site = "generated"
+    started = time.monotonic()
+    processes = [
+        subprocess.Popen(
+            command,
+            cwd=bench.projects[FIRST_200],
+            env=bench.env(FIRST_200),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for command in [*first.commands, bench.nginx_config(first, bench.projects[FIRST_200])]
+    ]
+    try:
+        wait_for_200(first.url, processes)
+        first_200 = time.monotonic() - started
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(timeout=60)
+    all_stacks = stacks(work)
+    for _ in range(rounds):
+        for stack in all_stacks:
+            stack.results.append(bench.run(stack))
+    return {
+        "start gunicorn and nginx, first 200": first_200,
+        "results": {stack.name: stack.results for stack in all_stacks},
+    }
+
+
+def run_served(work: Path, rounds: int, seconds: int) -> tuple[list[Stack], dict]:
+    """Prepare here, serve in a private network namespace (`unshare --net`, root): the sites listen on port 80."""
+    first_200 = prepare(work)
+    output = work / "served.json"
+    output.unlink(missing_ok=True)
+    inside = f"ip link set lo up && exec {sys.executable} -m bench.served {work} {rounds} {seconds} {output}"
+    subprocess.run(["unshare", "--net", "sh", "-c", inside], cwd=TEMPLATE_ROOT, check=True)
+    served = json.loads(output.read_text())
+    first_200["start gunicorn and nginx, first 200"] = served["start gunicorn and nginx, first 200"]
+    first_200["total"] = sum(first_200.values())
+    all_stacks = stacks(work)
+    for stack in all_stacks:
+        stack.results = served["results"][stack.name]
+    return all_stacks, first_200
+
+
+def served_report(all_stacks: list[Stack], first_200: dict, rounds: int, seconds: int) -> list[str]:
+    by_name = {stack.name: stack for stack in all_stacks}
+    rps = {stack.name: median([result["rps"] for result in stack.results]) for stack in all_stacks}
+    lines = [
+        "## Served: generated stacks against the seeds' recipes",
+        "",
+        f"The same generated Flask app's home page, wrk with 2 threads and 16 connections for {seconds} s after a 2 s"
+        f" warm-up, {rounds} rounds with the stacks alternating; medians, with the lowest and highest in brackets.",
+        "",
+        "| stack | what runs | requests/s | p50 ms | p99 ms | errors | ratio |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for stack in all_stacks:
+        results = stack.results
+        values = [result["rps"] for result in results]
+        ratio = ""
+        if stack.compare_to:
+            ratio = f"{rps[stack.name] / rps[stack.compare_to]:.2f} x {stack.compare_to}"
+        elif stack.proxy == "none":
+            proxied = by_name["generated nginx → gunicorn"].name
+            ratio = f"nginx → gunicorn is {rps[proxied] / rps[stack.name]:.2f} x this"
+        lines.append(
+            f"| {stack.name} | {stack.description} | {rps[stack.name]:.0f} ({spread(values)}) | "
+            f"{median([r['p50'] for r in results]):.1f} | {median([r['p99'] for r in results]):.1f} | "
+            f"{sum(r['errors'] for r in results)} | {ratio} |"
+        )
+    for generated, recipe in [("generated nginx → uWSGI", "eeg-qc-dash's HTTP recipe")]:
+        lines.append("")
+        lines.append(f"{generated} is {rps[generated] / rps[recipe]:.2f} x {recipe}.")
+    lines += ["", "## From the generate command to the first 200 through nginx", "", "| phase | seconds |", "|---|---|"]
+    lines += [f"| {phase} | {seconds_:.1f} |" for phase, seconds_ in first_200.items()]
+    return [*lines, ""]
+
+
+if __name__ == "__main__":
+    # The serving half, run by run_served inside the namespace: WORK ROUNDS SECONDS OUTPUT.
+    work_dir, rounds_, seconds_, output_ = sys.argv[1:]
+    Path(output_).write_text(json.dumps(serve(Path(work_dir), int(rounds_), int(seconds_))))

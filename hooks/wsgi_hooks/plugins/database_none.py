@@ -1,0 +1,1 @@
+"""No database: the app has no models and no migrations."""
