@@ -28,6 +28,7 @@ KIND_BY_NAME = {
     "gunicorn.conf.py": "gunicorn",
     "uwsgi.ini": "uwsgi",
     "nginx.conf": "nginx",
+    "nginx-shared-site.conf": "nginx-shared",
     "apache.conf": "apache",
     "apache-shared-site.conf": "apache-shared",
     "supervisord.conf": "supervisord",

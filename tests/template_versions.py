@@ -18,7 +18,8 @@ from tests.render import TEMPLATE_ROOT
 
 V1, V2 = "v1.0.0", "v2.0.0"
 PROJECT_TREE = "{{cookiecutter.project_slug}}"
-NGINX_SITE = f"{PROJECT_TREE}/deploy/{{% if cookiecutter.proxy == 'nginx' %}}nginx.conf{{% endif %}}"
+# The app's nginx locations (the site includes them): v1 had a smaller upload limit there.
+NGINX_SITE = f"{PROJECT_TREE}/deploy/{{% if cookiecutter.proxy == 'nginx' %}}nginx-shared-site.conf{{% endif %}}"
 V1_BODY_SIZE_LINE = "client_max_body_size 1m;"
 BODY_SIZE = re.compile(r"client_max_body_size \S+;")
 V1_PORT = "8080"
@@ -37,7 +38,7 @@ def copy_working_tree(destination: Path) -> None:
 def make_v1(template: Path) -> None:
     site = template / NGINX_SITE
     text, changed = BODY_SIZE.subn(V1_BODY_SIZE_LINE, site.read_text())
-    assert changed == 1, "the nginx site must set client_max_body_size once"
+    assert changed == 1, "the app's nginx locations must set client_max_body_size once"
     site.write_text(text)
     (template / PROJECT_TREE / ".editorconfig").unlink()
 

@@ -78,8 +78,9 @@ def test_matrix_covers_every_accepted_combination():
     assert {answers["url_prefix"] for answers in matrix} == {"/", "/eegqc"}
     kinds = {kind: len(files) for kind, files in unique_files().items()}
     assert set(kinds) == {
-        "gunicorn", "uwsgi", "nginx", "apache", "apache-shared", "systemd", "systemd-socket", "supervisord", "install",
-        "install-project", "install-step", "postgresql", "maintenance", "selinux-module", "selinux-contexts",
+        "gunicorn", "uwsgi", "nginx", "nginx-shared", "apache", "apache-shared", "systemd", "systemd-socket",
+        "supervisord", "install", "install-project", "install-step", "postgresql", "maintenance", "selinux-module",
+        "selinux-contexts",
     }  # fmt: skip
 
 
@@ -136,39 +137,51 @@ def consistency_problems(answers: dict, files: dict[str, str]) -> list[str]:
         expect(re.search(rf"^(http-)?socket = {re.escape(address)}$", server, re.M) is not None, "uwsgi: socket")
         expect(("http-socket = 127.0.0.1" in server) == (answers["proxy"] == "none"), "uwsgi: HTTP only without proxy")
     # manage.py check looks for "<prefix>/" in each server and proxy file.
-    for name in ("gunicorn.conf.py", "uwsgi.ini", "nginx.conf", "apache.conf"):
+    for name in ("gunicorn.conf.py", "uwsgi.ini", "nginx-shared-site.conf", "apache-shared-site.conf"):
         if prefix and name in files:
             expect(f"{prefix}/" in files[name], f"{name}: names {prefix}/ for manage.py check")
 
     static = f"/srv/{SLUG}/staticfiles/" if answers["framework"] == "django" else f"/srv/{SLUG}/my_web_app/static/"
     if answers["proxy"] == "nginx":
-        site = files["nginx.conf"]
-        expect(f"location {prefix}/ {{" in site, "nginx: location for the prefix")
-        expect(f"location ^~ {prefix}/static/ {{\n        alias {static};" in site, "nginx: static alias")
-        upstream = f"server {'unix:' if answers['bind'] == 'unix' else ''}{address} fail_timeout=0;"
-        expect(upstream in site, "nginx: upstream")
-        expect(("proxy_pass http://" in site) == (answers["server"] == "gunicorn"), "nginx: proxy_pass for gunicorn")
-        expect(("uwsgi_pass " in site) == (answers["server"] == "uwsgi"), "nginx: uwsgi_pass for uWSGI")
-        expect(re.search(r"proxy_pass http://\w+;", site) is not None or answers["server"] == "uwsgi",
-               "nginx: proxy_pass without a URI keeps the prefix in the path")  # fmt: skip
-        expect("error_page 502 =503 @maintenance;" in site, "nginx: maintenance page")
+        site, lines = files["nginx.conf"], files["nginx-shared-site.conf"]
+        expect(f"\n    include snippets/{SLUG}.conf;\n" in site, "nginx: the site includes the app's lines")
+        expect(re.search(r"^\s*(location|upstream|proxy_pass|uwsgi_pass|alias)\b", site, re.M) is None
+               or "location / {\n        return 404;" in site or "acme-challenge" in site,
+               "nginx: the app's locations are in the included file only")  # fmt: skip
+        expect(f"location {prefix}/ {{" in lines, "nginx: location for the prefix")
+        expect(f"location ^~ {prefix}/static/ {{\n        alias {static};" in lines, "nginx: static alias")
+        address_in_file = f"unix:{address}" if answers["bind"] == "unix" else address
+        if answers["server"] == "gunicorn":
+            # No URI after the address: the prefix stays in the path.
+            expect(f"proxy_pass http://{address_in_file};" in lines, "nginx: proxy_pass to the address, no URI")
+        expect(("proxy_pass http://" in lines) == (answers["server"] == "gunicorn"), "nginx: proxy_pass for gunicorn")
+        expect((f"uwsgi_pass {address_in_file};" in lines) == (answers["server"] == "uwsgi"), "nginx: uwsgi_pass")
+        expect("error_page 502 =503 @my_web_app_maintenance;" in lines, "nginx: maintenance page")
+        expect("X-Forwarded-Proto $scheme;" in lines or "X_FORWARDED_PROTO $scheme;" in lines, "nginx: the scheme")
+        locations = len(re.findall(r"^\s*location ", lines, re.M))
+        expect(lines.count("add_header X-Frame-Options") == locations, "nginx: headers in each location")
+        expect(re.search(r"^\s*(listen|server_name|server_tokens|gzip)\b", lines, re.M) is None,
+               "nginx: nothing of the whole server in the app's lines")  # fmt: skip
         if prefix:
             redirect = f"location = {prefix} {{\n        return 308 {prefix}/$is_args$args;"
-            expect(redirect in site, "nginx: slash redirect")
+            expect(redirect in lines, "nginx: slash redirect")
     if answers["proxy"] == "apache":
         site = files["apache.conf"]
         shared = files["apache-shared-site.conf"]
         expect(apache_modules(site) == site_modules(answers), "apache: module list = the plugin's next step")
-        expect(f'Alias "{prefix}/static/" "{static}"' in site, "apache: static alias")
+        expect(f"\n    Include snippets/{SLUG}.conf\n" in site, "apache: the site includes the app's lines")
+        expect('ProxyPass "' not in site and "/static/" not in site, "apache: the app's lines are in the include")
+        expect(f'Alias "{prefix}/static/" "{static}"' in shared, "apache: static alias")
         scheme = "http" if answers["server"] == "gunicorn" else "uwsgi"
         module = "proxy_http" if scheme == "http" else "proxy_uwsgi"
-        passes = re.findall(rf'^    ProxyPass "{re.escape(prefix)}/" "(.+?)"', site, re.M)
+        passes = re.findall(rf'^ProxyPass "{re.escape(prefix)}/" "(.+?)"', shared, re.M)
         expect(len(passes) == 1 and f"{scheme}://" in passes[0] and module in apache_modules(site), "apache: ProxyPass")
         expect(len(passes) == 1 and (address in passes[0]), "apache: ProxyPass address")
         if answers["server"] == "gunicorn" and passes:
             expect(passes[0].endswith(f"{prefix}/"), "apache: the prefix stays in the path for gunicorn")
-        app_lines = [line.strip() for line in shared.splitlines() if line.strip() and not line.startswith("#")]
-        expect(all(line in site for line in app_lines), "apache: the shared-site lines are the site's own")
+        expect('RequestHeader set X-Forwarded-Proto "expr=%{REQUEST_SCHEME}"' in shared, "apache: the request's scheme")
+        outside = [line for line in shared.splitlines() if re.match(r"(Header|LimitRequestBody|ServerName)\b", line)]
+        expect(not outside, f"apache: nothing of the whole virtual host in the app's lines: {outside}")
     if answers["tls"] != "none":
         site = files.get("nginx.conf") or files["apache.conf"]
         expect("max-age=63072000" in site and "TLSv1.2" in site and "TLSv1.3" in site, "TLS: HSTS, TLS 1.2/1.3")
@@ -213,35 +226,89 @@ def test_one_answer_set_drives_every_file():
 
 
 # ---------------------------------------------------------------- proxies
+def app_lines(unique: UniqueFile, scratch: Path, certificates: Path) -> dict[str, str]:
+    """The app's lines a site includes (snippets/<slug>.conf), relocated, for a site's validation."""
+    name = {"nginx": "nginx-shared-site.conf", "apache": "apache-shared-site.conf"}[unique.kind]
+    return {f"snippets/{SLUG}.conf": relocated(unique.companion[name], scratch, certificates)}
+
+
+def joinable(kind: str) -> list:
+    """The app's lines of every combination with a URL prefix: `install.sh --join` refuses the site root."""
+    return [param for param in params(kind) if param.values[0].combos[0]["url_prefix"] != "/"]
+
+
 @pytest.mark.parametrize("unique", params("nginx"))
 def test_nginx_site_passes_nginx_t(unique, scratch, certificates):
-    check = validators.nginx_test(relocated(unique, scratch, certificates), scratch)
+    site = relocated(unique, scratch, certificates)
+    check = validators.nginx_test(site, scratch, app_lines(unique, scratch, certificates))
     assert check.ok, check
 
 
+@pytest.mark.parametrize("unique", joinable("nginx-shared"))
+def test_nginx_app_lines_pass_nginx_t_inside_a_foreign_server(unique, scratch, certificates):
+    """deploy/nginx-shared-site.conf included, as `install.sh --join` prints, in an HTTP and an HTTPS server block of
+    a host someone else runs."""
+    include = f"include {scratch}/snippets/{SLUG}.conf;"
+    host = validators.nginx_host_servers(include, scratch, certificates)
+    check = validators.nginx_test(host, scratch, {f"snippets/{SLUG}.conf": relocated(unique, scratch, certificates)})
+    assert check.ok, check
+
+
+def test_nginx_t_rejects_the_app_at_the_root_of_a_foreign_server(scratch, certificates):
+    """Why --join needs a URL prefix: the app's `location /` is the host's own."""
+    unique = next(param.values[0] for param in params("nginx-shared") if param.values[0].combos[0]["url_prefix"] == "/")
+    include = f"include {scratch}/snippets/{SLUG}.conf;"
+    host = validators.nginx_host_servers(include, scratch, certificates)
+    check = validators.nginx_test(host, scratch, {f"snippets/{SLUG}.conf": relocated(unique, scratch, certificates)})
+    assert check.returncode != 0 and "duplicate location" in check.stderr, check
+
+
+def test_nginx_t_only_warns_about_a_second_server_of_the_same_name(scratch, certificates):
+    """The own site beside another server block for the same name: nginx ignores one of them, and says so only in a
+    warning (exit status 0). install.sh (publish_site) treats that warning as a refusal; tests/e2e proves the
+    rollback on a real server."""
+    unique = first_file("nginx")
+    site = relocated(unique, scratch, certificates)
+    domain = re.search(r"server_name (\S+);", site)[1]
+    other = f"server {{\n    listen 80;\n    server_name {domain};\n    root {scratch};\n}}\n"
+    alone = validators.nginx_test(site, scratch, app_lines(unique, scratch, certificates))
+    assert alone.ok, alone
+    check = validators.nginx_test(other + site, scratch, app_lines(unique, scratch, certificates))
+    assert check.returncode == 0 and not check.ok, check
+    assert f'conflicting server name "{domain}" on 0.0.0.0:80, ignored' in check.stderr, check
+
+
 def test_nginx_t_rejects_a_broken_site(scratch, certificates):
-    site = relocated(first_file("nginx"), scratch, certificates)
+    unique = first_file("nginx")
+    site = relocated(unique, scratch, certificates)
     broken = site.replace("    server_tokens off;", "    server_tokens off;\n    proxy_pass_everything on;", 1)
-    assert not validators.nginx_test(broken, scratch).ok
+    assert not validators.nginx_test(broken, scratch, app_lines(unique, scratch, certificates)).ok
+    (scratch / "snippets" / f"{SLUG}.conf").unlink()
+    assert not validators.nginx_test(site, scratch).ok, "the site without the app's lines it includes"
 
 
-def test_nginx_t_rejects_a_missing_certificate(scratch, tmp_path_factory):
+def test_nginx_t_rejects_a_missing_certificate(scratch, tmp_path_factory, certificates):
     tls_site = next(unique for unique in unique_files()["nginx"] if "ssl_certificate " in unique.content)
     empty = tmp_path_factory.mktemp("no-certificates")
-    assert not validators.nginx_test(relocate(tls_site.content, SLUG, scratch, empty), scratch).ok
+    site = relocate(tls_site.content, SLUG, scratch, empty)
+    assert not validators.nginx_test(site, scratch, app_lines(tls_site, scratch, certificates)).ok
 
 
 @pytest.mark.parametrize("unique", params("apache"))
 def test_apache_site_passes_apache2_t(unique, scratch, certificates):
-    check = validators.apache_test(relocated(unique, scratch, certificates), apache_modules(unique.content), scratch)
+    site = relocated(unique, scratch, certificates)
+    lines = app_lines(unique, scratch, certificates)
+    check = validators.apache_test(site, apache_modules(unique.content), scratch, lines)
     assert check.ok, check
 
 
-@pytest.mark.parametrize("unique", params("apache-shared"))
-def test_apache_shared_site_lines_pass_apache2_t_inside_a_foreign_site(unique, scratch, certificates):
+@pytest.mark.parametrize("unique", joinable("apache-shared"))
+def test_apache_app_lines_pass_apache2_t_inside_a_foreign_site(unique, scratch, certificates):
+    """deploy/apache-shared-site.conf included, as `install.sh --join` prints, in an HTTP and an HTTPS <VirtualHost>
+    someone else runs."""
     modules = apache_modules(unique.companion["apache.conf"])
     lines = relocated(unique, scratch, certificates)
-    check = validators.apache_test(lines, modules, scratch, wrap_in_virtual_host=True)
+    check = validators.apache_test(lines, modules, scratch, host_certificates=certificates)
     assert check.ok, check
 
 
@@ -249,8 +316,13 @@ def test_apache2_t_rejects_a_broken_site_and_a_short_module_list(scratch, certif
     unique = first_file("apache")
     site = relocated(unique, scratch, certificates)
     modules = apache_modules(unique.content)
-    assert not validators.apache_test(site.replace("ServerSignature Off", "ServerSignature Of", 1), modules, scratch).ok
-    assert not validators.apache_test(site, [module for module in modules if module != "headers"], scratch).ok
+    lines = app_lines(unique, scratch, certificates)
+    assert validators.apache_test(site, modules, scratch, lines).ok
+    assert not validators.apache_test(site.replace("ServerSignature Off", "ServerSignature Of", 1), modules, scratch,
+                                      lines).ok  # fmt: skip
+    assert not validators.apache_test(site, [module for module in modules if module != "headers"], scratch, lines).ok
+    (scratch / "snippets" / f"{SLUG}.conf").unlink()
+    assert not validators.apache_test(site, modules, scratch).ok, "the site without the app's lines it includes"
 
 
 # ---------------------------------------------------------------- systemd
@@ -366,8 +438,8 @@ def test_install_script_and_steps_pass_shellcheck(unique, scratch):
 
 
 def test_shellcheck_rejects_an_unquoted_variable(scratch):
-    step = next(unique for unique in unique_files()["install-step"] if 'rm -f "$backup"' in unique.content)
-    broken = step.content.replace('rm -f "$backup"', "rm -f $backup", 1)
+    step = next(unique for unique in unique_files()["install-step"] if 'rm -f "$enabled_link"' in unique.content)
+    broken = step.content.replace('rm -f "$enabled_link"', "rm -f $enabled_link", 1)
     deploy = write_deploy_dir(scratch, {**step.companion, step.name: broken})
     assert not validators.shellcheck(deploy / step.name).ok
 

@@ -17,6 +17,7 @@ import hashlib
 import os
 import re
 import shutil
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -195,13 +196,24 @@ def deploy_problems(project: Path, answers: dict, scratch_root: Path, certificat
         return text.replace(str(scratch), "SCRATCH")
 
     checks = []
-    if (deploy / "nginx.conf").exists():
-        site = relocated("nginx.conf")
-        checks.append(once(["nginx", anonymous(site)], lambda: validators.nginx_test(site, scratch)))
-    if (deploy / "apache.conf").exists():
-        site = relocated("apache.conf")
-        modules = apache_modules(site)
-        checks.append(once(["apache", anonymous(site)], lambda: validators.apache_test(site, modules, scratch)))
+    for proxy in ("nginx", "apache"):
+        if not (deploy / f"{proxy}.conf").exists():
+            continue
+        site, lines = relocated(f"{proxy}.conf"), relocated(f"{proxy}-shared-site.conf")
+        # The own site with the app's lines it includes; the app's lines alone in another site (install.sh --join).
+        snippets = {f"snippets/{slug}.conf": lines}
+        if proxy == "nginx":
+            include = f"include {scratch}/snippets/{slug}.conf;"
+            host = validators.nginx_host_servers(include, scratch, certificates)
+            own = partial(validators.nginx_test, site, scratch, snippets)
+            joined = partial(validators.nginx_test, host, scratch, snippets)
+        else:
+            modules = apache_modules(site)
+            own = partial(validators.apache_test, site, modules, scratch, snippets)
+            joined = partial(validators.apache_test, lines, modules, scratch, host_certificates=certificates)
+        checks.append(once([proxy, anonymous(site), anonymous(lines)], own))
+        if answers["url_prefix"].rstrip("/"):  # install.sh --join refuses the site root
+            checks.append(once([f"{proxy}-join", anonymous(lines)], joined))
     units = [name for name in (f"{slug}.service", f"{slug}.socket") if (deploy / name).exists()]
     for name in units:
         (scratch / name).write_text(relocated(name))

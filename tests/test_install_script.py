@@ -60,7 +60,7 @@ def files_outside_the_code(root: Path) -> set[str]:
     }
 
 
-def expected_system_files(answers: dict, os_family: str) -> set[str]:
+def expected_system_files(answers: dict, os_family: str, join: bool = False) -> set[str]:
     debian = os_family == "debian"
     expected = set()
     if answers["supervisor"] == "systemd":
@@ -70,11 +70,15 @@ def expected_system_files(answers: dict, os_family: str) -> set[str]:
     if answers["supervisor"] == "supervisord":
         expected.add(f"/etc/supervisor/conf.d/{SLUG}.conf" if debian else f"/etc/supervisord.d/{SLUG}.ini")
     if answers["proxy"] == "nginx":
-        expected |= {f"/etc/nginx/sites-available/{SLUG}.conf", f"/etc/nginx/sites-enabled/{SLUG}.conf"} if debian \
-            else {f"/etc/nginx/conf.d/{SLUG}.conf"}  # fmt: skip
+        expected.add(f"/etc/nginx/snippets/{SLUG}.conf")  # the app's lines, which the site includes
+        if not join:
+            expected |= {f"/etc/nginx/sites-available/{SLUG}.conf", f"/etc/nginx/sites-enabled/{SLUG}.conf"} if debian \
+                else {f"/etc/nginx/conf.d/{SLUG}.conf"}  # fmt: skip
     if answers["proxy"] == "apache":
-        expected |= {f"/etc/apache2/sites-available/{SLUG}.conf", f"/etc/apache2/sites-enabled/{SLUG}.conf"} if debian \
-            else {f"/etc/httpd/conf.d/{SLUG}.conf"}  # fmt: skip
+        expected.add(f"/etc/apache2/snippets/{SLUG}.conf" if debian else f"/etc/httpd/snippets/{SLUG}.conf")
+        if not join:
+            expected |= {f"/etc/apache2/sites-available/{SLUG}.conf", f"/etc/apache2/sites-enabled/{SLUG}.conf"} \
+                if debian else {f"/etc/httpd/conf.d/{SLUG}.conf"}  # fmt: skip
     if answers["proxy"] in ("nginx", "apache") and not debian:
         # The SELinux module's sources, root's own copy to build from (steps/proxy.sh).
         module = f"/usr/local/share/selinux/{SLUG}/{SLUG.replace('-', '_')}_proxy"
@@ -191,10 +195,24 @@ USER_REFUSALS = [
     ({"supervisor": "supervisord"}, ["--user"], "--user installs for an ordinary account: as root, leave it out"),
     ({"supervisor": "supervisord"}, ["--prefix", "/tmp/somewhere"], "--prefix goes with --user"),
     ({"supervisor": "supervisord"}, ["--user", "--root", "/tmp/preview"], "--user and --root do not go together"),
+    (
+        {"proxy": "none", "bind": "tcp"},
+        ["--join", "--root", "/tmp/preview"],
+        "--join: this project has no proxy",
+    ),
+    (
+        {"proxy": "nginx", "url_prefix": "/"},
+        ["--join", "--root", "/tmp/preview"],
+        "--join: the app must live under a URL",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("answers", "arguments", "message"), USER_REFUSALS, ids=["root", "prefix", "root-dir"])
+@pytest.mark.parametrize(
+    ("answers", "arguments", "message"),
+    USER_REFUSALS,
+    ids=["root", "prefix", "root-dir", "join-none", "join-root"],
+)
 def test_user_install_options_are_refused_clearly(tmp_path, answers, arguments, message):
     if os.geteuid() != 0 and arguments == ["--user"]:
         pytest.skip("checks the refusal as root; this test runs as an ordinary user")
@@ -206,3 +224,44 @@ def test_user_install_options_are_refused_clearly(tmp_path, answers, arguments, 
     )  # fmt: skip
     assert result.returncode != 0
     assert f"install.sh: error: {message}" in result.stderr, result.stdout + result.stderr
+
+
+# ---------------------------------------------------------------- --join: the app's lines only, the line to add
+# A real join (nginx and Apache, HTTP and HTTPS, beside another site) runs in tests/e2e (scenario_join.py).
+JOIN_CASES = {
+    "nginx-debian": (
+        {"proxy": "nginx", "url_prefix": "/eegqc"},
+        "debian",
+        "include /etc/nginx/snippets/my-web-app.conf;",
+    ),
+    "apache-rhel-certificate": (
+        {"proxy": "apache", "url_prefix": "/eegqc", "tls": "certificate", "domain_name": "lab.example.org"},
+        "rhel",
+        "Include /etc/httpd/snippets/my-web-app.conf",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(JOIN_CASES))
+def test_join_installs_only_the_app_lines_and_prints_the_include(tmp_path, case):
+    answers, os_family, include = JOIN_CASES[case]
+    project = render_cookiecutter(tmp_path / "project", **answers)
+    root = tmp_path / "root"
+    result = subprocess.run(
+        [require_tool("bash"), str(project / "deploy" / "install.sh"), "--root", str(root), "--os", os_family,
+         "--join"],
+        capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0 and result.stderr == "", result.stdout + result.stderr
+    answers = {"supervisor": "systemd", **answers}
+    assert files_outside_the_code(root) == expected_system_files(answers, os_family, join=True)
+    snippet = include.split()[-1].rstrip(";")
+    shared = project / "deploy" / f"{answers['proxy']}-shared-site.conf"
+    assert (root / snippet.lstrip("/")).read_text() == shared.read_text()
+    domain = answers.get("domain_name", "localhost")
+    assert f", inside its block, once: {include}\n" in result.stdout
+    assert f"site of {domain}" in result.stdout
+    test = "nginx -t" if answers["proxy"] == "nginx" else "apachectl configtest"
+    assert f"install.sh: as root: {test}\n" in result.stdout
+    # The certificate is the joined site's: no certificate step.
+    assert "/etc/ssl/my-web-app" not in result.stdout

@@ -55,7 +55,7 @@ def test_update_keeps_edits_and_secrets_and_brings_the_changes(tmp_path, templat
     generate_v1(template, project)
     assert answers(project)["port"] == V1_PORT
     assert "python_version" not in answers(project)
-    assert V1_BODY_SIZE_LINE in (project / "deploy" / "nginx.conf").read_text()
+    assert V1_BODY_SIZE_LINE in (project / "deploy" / "nginx-shared-site.conf").read_text()
     assert not (project / ".editorconfig").exists()
 
     routes = project / "my_web_app" / "routes.py"
@@ -77,7 +77,9 @@ def test_update_keeps_edits_and_secrets_and_brings_the_changes(tmp_path, templat
     assert readme.read_text().startswith("# My Web App (lab edition)\n")
     assert (project / "my_web_app" / "lab_tools.py").exists()
     fresh_v2 = render_cookiecutter(tmp_path / "fresh", port=V1_PORT)
-    assert (project / "deploy" / "nginx.conf").read_text() == (fresh_v2 / "deploy" / "nginx.conf").read_text()
+    assert (project / "deploy" / "nginx-shared-site.conf").read_text() == (
+        fresh_v2 / "deploy" / "nginx-shared-site.conf"
+    ).read_text()
     assert (project / ".editorconfig").exists(), "a file new in v2 arrives"
     assert answers(project)["python_version"] == "3.11", "a new prompt gets its default"
     assert answers(project)["port"] == V1_PORT, "recorded answers win over changed defaults"
@@ -135,7 +137,7 @@ def test_cruft_create_and_update(tmp_path, template):
     updated = subprocess.run([*cruft, "update", "--skip-apply-ask", "--checkout", V2], cwd=project,
                              capture_output=True, text=True, check=False)  # fmt: skip
     assert updated.returncode == 0, updated.stdout + updated.stderr
-    assert V1_BODY_SIZE_LINE not in (project / "deploy" / "nginx.conf").read_text()
+    assert V1_BODY_SIZE_LINE not in (project / "deploy" / "nginx-shared-site.conf").read_text()
     assert (project / ".editorconfig").exists()
     assert (project / ".env").read_bytes() == env_before
     assert not list(project.rglob("*.rej"))

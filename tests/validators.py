@@ -78,34 +78,106 @@ http {{
 """
 
 
-def nginx_test(site: str, scratch: Path) -> Check:
+def write_snippets(scratch: Path, snippets: dict[str, str] | None) -> None:
+    """The files a site includes by a path relative to the proxy's configuration directory (snippets/<slug>.conf),
+    where the scratch main configuration makes the proxy look: nginx's directory of -c, Apache's ServerRoot."""
+    for name, text in (snippets or {}).items():
+        (scratch / name).parent.mkdir(parents=True, exist_ok=True)
+        (scratch / name).write_text(text)
+
+
+def nginx_test(site: str, scratch: Path, snippets: dict[str, str] | None = None) -> Check:
     """`nginx -t` on a scratch main configuration that includes the site, as the distribution's nginx.conf does."""
     nginx = require_tool("nginx")
     for name in ("mime.types", "uwsgi_params"):
         shutil.copy(Path("/etc/nginx") / name, scratch / name)
     (scratch / "tmp").mkdir(exist_ok=True)
+    write_snippets(scratch, snippets)
     (scratch / "site.conf").write_text(site)
     (scratch / "nginx.conf").write_text(NGINX_MAIN.format(scratch=scratch))
     return run([nginx, "-t", "-q", "-p", f"{scratch}/", "-c", str(scratch / "nginx.conf"), "-e", "stderr"])
 
 
-def apache_test(site: str, modules: list[str], scratch: Path, wrap_in_virtual_host=False) -> Check:
+# A server someone else runs for the host, HTTP and HTTPS, with its own pages and headers; --join adds one line.
+NGINX_HOST_SERVERS = """\
+server {{
+    listen 80 default_server;
+    server_name shared.example.org;
+    root {scratch}/www;
+    add_header X-Owner "the host's" always;
+    location / {{
+        try_files $uri $uri/ =404;
+    }}
+    location /people/ {{
+        autoindex on;
+    }}
+    {include}
+}}
+
+server {{
+    listen 443 ssl default_server;
+    server_name shared.example.org;
+    ssl_certificate {certificates}/fullchain.pem;
+    ssl_certificate_key {certificates}/privkey.pem;
+    root {scratch}/www;
+    add_header Strict-Transport-Security "max-age=31536000" always;
+    location / {{
+        try_files $uri $uri/ =404;
+    }}
+    {include}
+}}
+"""
+
+
+def nginx_host_servers(include: str, scratch: Path, certificates: Path) -> str:
+    (scratch / "www").mkdir(exist_ok=True)
+    return NGINX_HOST_SERVERS.format(include=include, scratch=scratch, certificates=certificates)
+
+
+APACHE_HOST_VHOSTS = """\
+<VirtualHost *:80>
+    ServerName shared.example.org
+    DocumentRoot "{scratch}/www"
+    Header always set X-Owner "the host's"
+    {include}
+</VirtualHost>
+<VirtualHost *:443>
+    ServerName shared.example.org
+    DocumentRoot "{scratch}/www"
+    SSLEngine on
+    SSLCertificateFile "{certificates}/fullchain.pem"
+    SSLCertificateKeyFile "{certificates}/privkey.pem"
+    {include}
+</VirtualHost>
+"""
+
+
+def apache_test(
+    site: str, modules: list[str], scratch: Path, snippets: dict[str, str] | None = None,
+    host_certificates: Path | None = None,
+) -> Check:  # fmt: skip
     """`apache2 -t` on a scratch server that loads only `modules` (plus an MPM) and includes the site.
 
-    Loading just the modules the site lists proves the list is complete. `wrap_in_virtual_host` puts the file inside
-    a <VirtualHost> someone else owns, as deploy/apache-shared-site.conf is meant to be used.
+    Loading just the modules the site lists proves the list is complete. With `host_certificates`, `site` is the
+    lines of deploy/apache-shared-site.conf, included (as `install.sh --join` prints) in an HTTP and an HTTPS
+    <VirtualHost> someone else runs.
     """
     apache = require_tool("apache2")
+    if host_certificates is not None:
+        (scratch / "www").mkdir(exist_ok=True)
+        snippets = {**(snippets or {}), "snippets/joined.conf": site}
+        site = APACHE_HOST_VHOSTS.format(
+            include=f"Include {scratch}/snippets/joined.conf", scratch=scratch, certificates=host_certificates
+        )
+        modules = sorted({*modules, "ssl"})
     loads = [f"LoadModule mpm_event_module {APACHE_MODULE_DIR}/mod_mpm_event.so"]
     loads += [f"LoadModule {module}_module {APACHE_MODULE_DIR}/mod_{module}.so" for module in modules]
+    write_snippets(scratch, snippets)
     (scratch / "site.conf").write_text(site)
-    include = f"Include {scratch}/site.conf"
-    if wrap_in_virtual_host:
-        include = f"<VirtualHost *:80>\n    ServerName shared.example.org\n    {include}\n</VirtualHost>"
     main = [
         f'ServerRoot "{scratch}"', "ServerName localhost", f"PidFile {scratch}/httpd.pid",
         f"ErrorLog {scratch}/error.log", "Listen 80", *(["Listen 443"] if "ssl" in modules else []), *loads,
-        "TypesConfig /etc/mime.types", include,
+        "TypesConfig /etc/mime.types", f"Include {scratch}/site.conf",
     ]  # fmt: skip
     (scratch / "httpd.conf").write_text("\n".join(main) + "\n")
     return run([apache, "-t", "-f", str(scratch / "httpd.conf")], accepted_stderr=SUCCESS_LINES["apache2"])

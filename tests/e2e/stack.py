@@ -28,7 +28,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from tests.e2e import scenario_servers
+from tests.e2e import scenario_join, scenario_servers
 from tests.nspawn import BUILD_SCRIPT, EXCHANGE_MOUNT, HttpResponse, Testbed, require_testbed, wheelhouse_path
 from tests.render import TEMPLATE_ROOT, render_cookiecutter, valid_for
 
@@ -187,7 +187,9 @@ class Stack:
             self.supervisor == "supervisord" and self.report.name not in SYSTEM_SUPERVISORD
         ) or self.report.name in USER_SYSTEMD
         self.install_arguments: list[str] = []  # more install.sh arguments (tests/e2e/scenario_user.py)
-        self.report.metrics["install_mode"] = "--user" if self.user_mode else "root"
+        self.join = scenario_join.joins(self)  # the app joins a site the administrator runs (install.sh --join)
+        mode = "--user" if self.user_mode else "root"
+        self.report.metrics["install_mode"] = f"{mode} --join" if self.join else mode
         self.checkout = f"{USER_HOME}/checkout" if self.user_mode else CHECKOUT
         self.app_dir = f"{PREFIX_DIR}/app" if self.user_mode else f"/srv/{SLUG}"
         self.log_dir = f"{PREFIX_DIR}/log" if self.user_mode else f"/var/log/{SLUG}"
@@ -236,9 +238,10 @@ class Stack:
     def install_command(self) -> list[str]:
         """deploy/install.sh as its user runs it (packages are in the image already: the container has no network,
         hence --no-packages for root; --user installs no packages)."""
+        join = ["--join"] if self.join else []
         if self.user_mode:
-            return self.as_user(f"{self.checkout}/deploy/install.sh", "--user", *self.install_arguments)
-        return [f"{self.checkout}/deploy/install.sh", "--no-packages"]
+            return self.as_user(f"{self.checkout}/deploy/install.sh", "--user", *self.install_arguments, *join)
+        return [f"{self.checkout}/deploy/install.sh", "--no-packages", *join]
 
     def install(self) -> None:
         """Copy the project to a checkout on the server and run its installer. A --user install may stop and ask an
@@ -251,10 +254,14 @@ class Stack:
             from tests.e2e.scenario_user import before_user_install
 
             before_user_install(self)
+        if self.join:
+            scenario_join.prepare(self)
         started = time.monotonic()
         result = self.install_as_documented()
         self.report.metrics["install_seconds"] = round(time.monotonic() - started, 2)
         assert result.returncode == 0, f"install.sh failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+        if self.join:
+            scenario_join.finish(self, result.stdout)
         self.report.metrics["first_install_log"] = result.stdout[-1500:]
 
     def install_as_documented(self) -> subprocess.CompletedProcess:
@@ -783,6 +790,9 @@ def run_stack(answers: dict, workdir: Path) -> StackReport:
             stack.check("serving after install", stack.wait_for_200)
             for name, check in scenario_servers.checks(stack):
                 stack.check(name, check)
+            if stack.join:
+                for name, function in scenario_join.checks(stack):
+                    stack.check(name, function, stack)
             stack.check("pages and links under the prefix", stack.check_pages)
             stack.check("static files from the proxy", stack.check_static)
             if stack.framework == "dash":

@@ -8,6 +8,8 @@
 #                                       no root: install under DIR (default ~/{{ cookiecutter.project_slug }}) and run the app as
 #                                       yourself, started at boot too; print what an administrator must do for the
 #                                       proxy (and the database{{ ", lingering" if cookiecutter.supervisor == "systemd" else "" }})
+#   ... --join                          join the proxy site someone else runs for the domain: only the app's lines are
+#                                       installed, and the one line that site must include is printed
 #   ... --python PATH                   make the virtualenv with that Python (conda, pyenv, self-built; >= {{ cookiecutter.python_version }})
 #
 # Safe to run again after every code change: it only changes what differs, then reloads (or restarts) the app.
@@ -42,13 +44,16 @@ os_value rhel NOLOGIN /sbin/nologin
 
 usage() {
     cat <<USAGE
-usage: $0 [--root DIR] [--os debian|rhel] [--no-packages] [--python PATH]
-       $0 --user [--prefix DIR] [--python PATH]{% if cookiecutter.supervisor == 'supervisord' %} [--no-crontab]{% endif %}
+usage: $0 [--root DIR] [--os debian|rhel] [--no-packages] [--python PATH] [--join]
+       $0 --user [--prefix DIR] [--python PATH] [--join]{% if cookiecutter.supervisor == 'supervisord' %} [--no-crontab]{% endif %}
   --root DIR      install the files under DIR; print, do not run, the commands that change the system
   --os FAMILY     debian or rhel (default: from /etc/os-release)
   --no-packages   do not install distribution packages
   --user          install without root, for the account running this, under --prefix (default ~/$APP_NAME):
                   code in DIR/app, data in DIR/data, socket in DIR/run, logs in DIR/log, configuration in DIR/etc
+  --join          add the app to the proxy site (server block, virtual host) someone else runs for the domain,
+                  HTTP or HTTPS: install only the app's lines and print the one line that site must include, instead
+                  of a site of its own (which the proxy would ignore beside another of the same name)
   --python PATH   the Python (>= $PYTHON_VERSION) that makes the virtualenv, e.g. a conda, pyenv or self-built one
                   (default: the first of python$PYTHON_VERSION, python3, python3.N on PATH that is new enough)
 {% if cookiecutter.supervisor == 'supervisord' %}
@@ -67,6 +72,7 @@ parse_arguments() {
             --no-packages) INSTALL_PACKAGES=0; shift ;;
             --user) user=1; INSTALL_PACKAGES=0; shift ;;
             --prefix) PREFIX=$(realpath -m "${2:?--prefix needs a directory}"); shift 2 ;;
+            --join) JOIN=1; shift ;;
             --python) PYTHON=${2:?--python needs the path of a Python}; shift 2 ;;
 {% if cookiecutter.supervisor == 'supervisord' %}
             --no-crontab)
@@ -85,6 +91,10 @@ parse_arguments() {
         die "--prefix goes with --user"
     elif ! dry_run && [[ $(id -u) -ne 0 ]]; then
         die "run as root (sudo $0), with --user to install for your own account, or with --root DIR to lay out the files only"
+    fi
+    if joining; then
+        has_phase proxy || die "--join: this project has no proxy in front (proxy=none), so no proxy site to join"
+        [[ -n $URL_PREFIX ]] || die "--join: the app must live under a URL prefix, not / (url_prefix): the root of a site someone else runs stays theirs"
     fi
     run_phase check_mode
     choose_python
@@ -111,7 +121,8 @@ main() {
     if has_phase proxy; then
         let_proxy_in
         run_phase firewall
-        run_phase tls
+        # Joining, the certificate is that of the site joined.
+        joining || run_phase tls
         run_phase proxy
     fi
     summary

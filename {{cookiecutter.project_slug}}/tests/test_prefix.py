@@ -57,9 +57,9 @@ def test_a_longer_or_other_path_does_not_count(text):
 
 def test_deploy_files_that_do_not_name_the_prefix_are_listed(tmp_path):
     (tmp_path / "deploy").mkdir()
-    (tmp_path / "deploy" / "nginx.conf").write_text("location /eegqcx/ { }\n")
+    (tmp_path / "deploy" / "nginx-shared-site.conf").write_text("location /eegqcx/ { }\n")
     (tmp_path / "deploy" / "uwsgi.ini").write_text("mount = /eegqc=wsgi:application\n")
-    assert files_without_prefix(tmp_path, "/eegqc") == ["deploy/nginx.conf"]
+    assert files_without_prefix(tmp_path, "/eegqc") == ["deploy/nginx-shared-site.conf"]
     assert files_without_prefix(tmp_path, "") == [], "the site root: nothing to compare"
 
 

@@ -6,8 +6,14 @@ import re
 from pathlib import Path
 from urllib.parse import quote
 
-# The deploy files that name the URL prefix they were generated for (those the project has).
-PREFIX_FILES = ("deploy/nginx.conf", "deploy/apache.conf", "deploy/gunicorn.conf.py", "deploy/uwsgi.ini")
+# The deploy files that name the URL prefix they were generated for (those the project has): the proxy's are the app's
+# lines its site includes.
+PREFIX_FILES = (
+    "deploy/nginx-shared-site.conf",
+    "deploy/apache-shared-site.conf",
+    "deploy/gunicorn.conf.py",
+    "deploy/uwsgi.ini",
+)
 # Characters that may continue a URL path segment: next to one of them, the prefix is part of another path.
 PATH_CHARACTER = "A-Za-z0-9._~%-"
 

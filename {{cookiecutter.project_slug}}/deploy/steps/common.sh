@@ -4,9 +4,11 @@
 #   as root       run it
 #   --root DIR    dry run: lay the files out under DIR, print "would run: ..." instead of running commands
 #   --user        no root: run what the account may, print "install.sh: as root: ..." for an administrator
+# and, crossing them, whether the app gets its own proxy site or joins one someone else runs (--join).
 
 ROOT=""
 USER_MODE=0
+JOIN=0
 OS_FAMILY=""
 declare -A PHASES=()
 declare -A OS_VALUES=()
@@ -17,6 +19,8 @@ say() { printf 'install.sh: %s\n' "$*"; }
 die() { printf 'install.sh: error: %s\n' "$*" >&2; exit 1; }
 dry_run() { [[ -n $ROOT ]]; }
 user_mode() { [[ $USER_MODE == 1 ]]; }
+# --join: the proxy site is someone else's; only the app's lines go into it (join_site in steps/proxy.sh).
+joining() { [[ $JOIN == 1 ]]; }
 
 # A command the account running this script may run; with --root only shown.
 run() {
