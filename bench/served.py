@@ -88,6 +88,7 @@ class Bench:
         for name in ("mime.types", "uwsgi_params", "proxy_params"):
             shutil.copy(f"/etc/nginx/{name}", directory / name)
         site = project / "deploy" / "nginx.conf" if stack.site == "generated" else directory / "site.conf"
+        install_app_lines(project, "nginx", directory)
         if stack.site != "generated":
             site.write_text(stack.site)
         # Debian's nginx.conf, reduced to what a site relies on.
@@ -117,6 +118,7 @@ http {{
         shutil.rmtree(directory, ignore_errors=True)
         directory.mkdir(parents=True)
         if stack.site == "generated":
+            install_app_lines(project, "apache", directory)
             site = project / "deploy" / "apache.conf"
             wanted = re.search(r"# Modules to enable: (.*)", site.read_text()).group(1).split()
         else:
@@ -182,6 +184,14 @@ Include {site}
                         process.kill()
                         process.wait()
         return parse_wrk(result.stdout)
+
+
+def install_app_lines(project: Path, proxy: str, config_dir: Path) -> None:
+    """The generated site includes the app's lines from snippets/<slug>.conf, relative to the proxy's configuration
+    directory (deploy/install.sh installs them there)."""
+    snippets = config_dir / "snippets"
+    snippets.mkdir(exist_ok=True)
+    shutil.copy(project / "deploy" / f"{proxy}-shared-site.conf", snippets / f"{project.name}.conf")
 
 
 def wait_for_200(url: str, processes: list[subprocess.Popen], timeout: float = 90) -> None:
