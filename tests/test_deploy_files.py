@@ -254,6 +254,16 @@ def test_nginx_app_lines_pass_nginx_t_inside_a_foreign_server(unique, scratch, c
     assert check.ok, check
 
 
+@pytest.mark.parametrize("unique", params("nginx-shared"))
+def test_nginx_app_lines_pass_nginx_t_inside_their_own_site(unique, scratch, certificates):
+    """Every distinct deploy/nginx-shared-site.conf (the site root included, which --join refuses) inside the own
+    site generated with it: the sites are fewer than their app lines, so the site test alone misses some."""
+    site = relocated(unique.companion["nginx.conf"], scratch, certificates)
+    lines = {f"snippets/{SLUG}.conf": relocated(unique, scratch, certificates)}
+    check = validators.nginx_test(site, scratch, lines)
+    assert check.ok, check
+
+
 def test_nginx_t_rejects_the_app_at_the_root_of_a_foreign_server(scratch, certificates):
     """Why --join needs a URL prefix: the app's `location /` is the host's own."""
     unique = next(param.values[0] for param in params("nginx-shared") if param.values[0].combos[0]["url_prefix"] == "/")
@@ -309,6 +319,16 @@ def test_apache_app_lines_pass_apache2_t_inside_a_foreign_site(unique, scratch, 
     modules = apache_modules(unique.companion["apache.conf"])
     lines = relocated(unique, scratch, certificates)
     check = validators.apache_test(lines, modules, scratch, host_certificates=certificates)
+    assert check.ok, check
+
+
+@pytest.mark.parametrize("unique", params("apache-shared"))
+def test_apache_app_lines_pass_apache2_t_inside_their_own_site(unique, scratch, certificates):
+    """Every distinct deploy/apache-shared-site.conf (the site root included) inside the own site generated with it."""
+    own_site = unique.companion["apache.conf"]
+    site = relocated(own_site, scratch, certificates)
+    lines = {f"snippets/{SLUG}.conf": relocated(unique, scratch, certificates)}
+    check = validators.apache_test(site, apache_modules(own_site), scratch, lines)
     assert check.ok, check
 
 
