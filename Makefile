@@ -29,7 +29,7 @@ lint: tools
 copier.yml: tools
 	$(BIN)/python scripts/generate_copier_yml.py
 
-# Benchmarks (not part of the tests; as root, about 12 minutes): build/reports/bench.md. The served stacks run in a
+# Benchmarks (not part of the tests; as root, about 13 minutes): build/reports/bench.md. The served stacks run in a
 # private network namespace (unshare), where their sites may listen on port 80. BENCH_ARGS=--quick tries the harness.
 bench: tools
 	$(BIN)/python -m bench $(BENCH_ARGS)

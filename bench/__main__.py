@@ -23,7 +23,7 @@ DOCS_INTRO = """\
 # Benchmarks
 
 `make bench` (as root: the served stacks run in a private network namespace, where their sites listen on port 80;
-about 12 minutes on 2 cores) renders and serves generated projects side by side with the hand-written recipes of the
+about 13 minutes on 2 cores) renders and serves generated projects side by side with the hand-written recipes of the
 deployments this template replaces, alternating them so the noise of a shared machine falls on all of them alike. It
 writes `build/reports/bench.md`, and a full run (not `--quick`) also rewrites this page. The code is in `bench/`.
 

@@ -13,7 +13,7 @@ def median(values: list[float]) -> float:
 
 def spread(values: list[float]) -> str:
     """Lowest to highest: shows how noisy a median is."""
-    return f"{min(values):.3g} to {max(values):.3g}"
+    return " to ".join(f"{value:.0f}" if value >= 100 else f"{value:.3g}" for value in (min(values), max(values)))
 
 
 def machine() -> str:
