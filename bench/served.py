@@ -234,6 +234,10 @@ def parse_wrk(output: str) -> dict:
     }
 
 
+# The generated gunicorn, run as its unit or program runs it.
+GUNICORN_AS_GENERATED = [[".venv/bin/gunicorn", "--config", "deploy/gunicorn.conf.py", "wsgi:application"]]
+
+
 def stacks(work: Path) -> list[Stack]:
     run = work / "run"
     gunicorn = ".venv/bin/gunicorn"
@@ -243,7 +247,7 @@ def stacks(work: Path) -> list[Stack]:
             "generated nginx → gunicorn",
             "gunicorn-nginx",
             "deploy/gunicorn.conf.py and deploy/nginx.conf as generated (unix socket)",
-            [[gunicorn, "--config", "deploy/gunicorn.conf.py", "wsgi:application"]],
+            GUNICORN_AS_GENERATED,
             site="generated",
             compare_to="BrainPainter's recipe",
         ),
@@ -311,7 +315,7 @@ def stacks(work: Path) -> list[Stack]:
             "generated Apache → gunicorn",
             "gunicorn-apache",
             "deploy/gunicorn.conf.py and deploy/apache.conf as generated (unix socket)",
-            [[gunicorn, "--config", "deploy/gunicorn.conf.py", "wsgi:application"]],
+            GUNICORN_AS_GENERATED,
             site="generated",
             proxy="apache",
             compare_to="eco's recipe",
@@ -329,7 +333,7 @@ def stacks(work: Path) -> list[Stack]:
             "generated gunicorn alone",
             "gunicorn-none",
             "deploy/gunicorn.conf.py as generated with proxy=none, bind=tcp (the proxies' overhead)",
-            [[gunicorn, "--config", "deploy/gunicorn.conf.py", "wsgi:application"]],
+            GUNICORN_AS_GENERATED,
             proxy="none",
             url="http://127.0.0.1:8000/",
         ),
@@ -361,10 +365,7 @@ def serve(work: Path, rounds: int, seconds: int) -> dict:
     every stack, round after round. Returns the results as plain data."""
     bench = Bench(work, seconds)
     bench.projects = {name: work / name / f"bench-{name}" for name in [*PROJECTS, FIRST_200]}
-    first = Stack(
-        FIRST_200, FIRST_200, "", [[".venv/bin/gunicorn", "--config", "deploy/gunicorn.conf.py", "wsgi:application"]]
-    )
-    first.site = "generated"
+    first = Stack(FIRST_200, FIRST_200, "", GUNICORN_AS_GENERATED, site="generated")
     started = time.monotonic()
     processes = [
         subprocess.Popen(
