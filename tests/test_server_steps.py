@@ -32,23 +32,24 @@ def firewall_lines(output: str) -> list[str]:
     return [line for line in output.splitlines() if re.search(r"\bufw |firewall-cmd|firewall:", line)]
 
 
-def test_ufw_enabled_opens_http_and_https(tmp_path):
+def dry_run_with_ufw(tmp_path, ufw_conf: str) -> str:
+    """The HTTPS nginx project's dry run on a server whose /etc/ufw/ufw.conf says `ufw_conf`."""
     project = render_cookiecutter(tmp_path / "p", **NGINX_HTTPS)
     root = tmp_path / "root"
     (root / "etc" / "ufw").mkdir(parents=True)
-    (root / "etc" / "ufw" / "ufw.conf").write_text("# ufw.conf\nENABLED=yes\nLOGLEVEL=low\n")
-    out = dry_run(project, root).stdout
+    (root / "etc" / "ufw" / "ufw.conf").write_text(ufw_conf)
+    return dry_run(project, root).stdout
+
+
+def test_ufw_enabled_opens_http_and_https(tmp_path):
+    out = dry_run_with_ufw(tmp_path, "# ufw.conf\nENABLED=yes\nLOGLEVEL=low\n")
     assert firewall_lines(out) == ["would run: ufw allow 80/tcp", "would run: ufw allow 443/tcp"]
     # Open before certbot or the site: Let's Encrypt's check and the first clients come through it.
     assert out.index("ufw allow 443/tcp") < out.index("would run: nginx -t")
 
 
 def test_ufw_installed_but_disabled_changes_nothing(tmp_path):
-    project = render_cookiecutter(tmp_path / "p", **NGINX_HTTPS)
-    root = tmp_path / "root"
-    (root / "etc" / "ufw").mkdir(parents=True)
-    (root / "etc" / "ufw" / "ufw.conf").write_text("ENABLED=no\n")
-    out = dry_run(project, root).stdout
+    out = dry_run_with_ufw(tmp_path, "ENABLED=no\n")
     assert firewall_lines(out) == [
         "install.sh: firewall: neither ufw nor firewalld is active; nothing to open for 80/tcp 443/tcp"
     ]
