@@ -23,7 +23,7 @@ PREFIXES = ("/", "/eegqc")
 TLS_CONTACT = "webmaster@eeg-lab.org"  # tls=certbot: a contact address Let's Encrypt would accept
 TLS_DOMAIN = "lab.example.org"  # tls=certbot needs a public-looking name; the others keep the default
 
-# File kinds, by rendered file name (the units are <slug>.service and <slug>.socket).
+# File kinds, by rendered file name (the units are <slug>.service, <slug>.socket and the drop-in <slug>-system.conf).
 KIND_BY_NAME = {
     "gunicorn.conf.py": "gunicorn",
     "uwsgi.ini": "uwsgi",
@@ -49,6 +49,8 @@ def kind_of(name: str) -> str:
         return "systemd"
     if name.endswith(".socket"):
         return "systemd-socket"
+    if name.endswith("-system.conf"):
+        return "systemd-system-drop-in"
     if name.startswith("selinux/"):
         return {".te": "selinux-module", ".fc": "selinux-contexts"}[Path(name).suffix]
     return KIND_BY_NAME[name]

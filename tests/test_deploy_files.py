@@ -59,6 +59,7 @@ def relocated(unique_or_text, scratch: Path, certificates: Path) -> str:
 
 def write(scratch: Path, name: str, text: str) -> Path:
     path = scratch / name
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     return path
 
@@ -79,8 +80,8 @@ def test_matrix_covers_every_accepted_combination():
     kinds = {kind: len(files) for kind, files in unique_files().items()}
     assert set(kinds) == {
         "gunicorn", "uwsgi", "nginx", "nginx-shared", "apache", "apache-shared", "systemd", "systemd-socket",
-        "supervisord", "install", "install-project", "install-step", "postgresql", "maintenance", "selinux-module",
-        "selinux-contexts",
+        "systemd-system-drop-in", "supervisord", "install", "install-project", "install-step", "postgresql",
+        "maintenance", "selinux-module", "selinux-contexts",
     }  # fmt: skip
 
 
@@ -123,14 +124,14 @@ def consistency_problems(answers: dict, files: dict[str, str]) -> list[str]:
         # Behind a proxy gunicorn splits off the prefix; facing clients, the app does (redirect, 404 outside).
         split_by_gunicorn = f'os.environ.get("URL_PREFIX", "{prefix}")' in server and "raw_env = " in server
         expect(split_by_gunicorn == (answers["proxy"] != "none"), "gunicorn: SCRIPT_NAME from the prefix")
-        if answers["bind"] == "unix":  # /run/<slug> unless RUN_DIR moves it (install.sh --user)
+        if answers["bind"] == "unix":  # /run/<slug> unless RUN_DIR moves it
             run_dir = f'run_dir = os.environ.get("RUN_DIR", "/run/{SLUG}")\n'
             expect(run_dir in server and 'bind = [f"unix:{run_dir}/gunicorn.sock"]' in server, "gunicorn: bind")
         else:
             expect(f'bind = ["{address}"]' in server, "gunicorn: bind")
     else:
         server = files["uwsgi.ini"]
-        # /run/<slug> unless RUN_DIR moves it (install.sh --user)
+        # /run/<slug> unless RUN_DIR moves it
         expect(f"set-placeholder = run_dir=/run/{SLUG}\n" in server, "uwsgi: run_dir placeholder")
         server = server.replace("%(run_dir)", f"/run/{SLUG}")
         expect((f"mount = {prefix}=wsgi:application" in server) == bool(prefix), "uwsgi: mount for the prefix")
@@ -189,8 +190,13 @@ def consistency_problems(answers: dict, files: dict[str, str]) -> list[str]:
 
     if answers["supervisor"] == "systemd":
         unit = files[f"{SLUG}.service"]
-        expect(f"RuntimeDirectory={SLUG}\n" in unit and f"StateDirectory={SLUG}\n" in unit, "unit: directories")
-        expect(f"Environment=DATA_DIR=/var/lib/{SLUG}\n" in unit, "unit: DATA_DIR = StateDirectory")
+        system = files[f"{SLUG}-system.conf"]
+        writable = f"ReadWritePaths=/var/lib/{SLUG} /run/{SLUG}\n"
+        expect(writable in system, "system drop-in: DATA_DIR and RUN_DIR writable")
+        expect(f"User={SLUG}\n" in system and "ProtectSystem=strict\n" in system, "system drop-in: account, sandbox")
+        expect(not re.search(r"^(User|Group|Protect\w+|Private\w+|ReadWritePaths)=", unit, re.M),
+               "unit: only what a user manager applies too")  # fmt: skip
+        expect(f"Environment=DATA_DIR=/var/lib/{SLUG}\n" in unit, "unit: DATA_DIR")
         expect(
             not re.search(r"^EnvironmentFile=", unit, re.M),
             "unit: the app reads .env itself (a reload takes new values)",
@@ -201,8 +207,8 @@ def consistency_problems(answers: dict, files: dict[str, str]) -> list[str]:
         expect(f"deploy/{answers['server']}." in unit, "unit: runs the chosen server's config")
         socket = files[f"{SLUG}.socket"]
         expect(f"ListenStream={address}\n" in socket, "socket unit: listens where the server and the proxy expect")
-        expect(f"Requires={SLUG}.socket\n" in unit and "RuntimeDirectoryPreserve=yes\n" in unit,
-               "unit: requires its socket, keeps the directory the socket lives in")  # fmt: skip
+        expect(f"Requires={SLUG}.socket\n" in unit, "unit: requires its socket")
+        expect(not re.search(r"^(SocketUser|SocketGroup)=", socket, re.M), "socket: group from the setgid RUN_DIR")
     if answers["supervisor"] == "supervisord":
         program = files["supervisord.conf"]
         expect("stopsignal=TERM\n" in program, "supervisord: stopsignal=TERM")
@@ -347,10 +353,14 @@ def test_apache2_t_rejects_a_broken_site_and_a_short_module_list(scratch, certif
 
 # ---------------------------------------------------------------- systemd
 def write_units(unique, scratch: Path, certificates: Path) -> Path:
-    """The unit and its companion (the .service and the .socket name each other), relocated; returns the unit."""
+    """The unit and its companion (the .service and the .socket name each other), relocated, with the service's
+    drop-in where a root install puts it (<slug>.service.d/system.conf; systemd-analyze reads it there); returns the
+    unit."""
     for name, content in unique.companion.items():
         if kind_of(name) in ("systemd", "systemd-socket") and name != unique.name:
             write(scratch, name, relocated(content, scratch, certificates))
+        if kind_of(name) == "systemd-system-drop-in":
+            write(scratch, f"{SLUG}.service.d/system.conf", relocated(content, scratch, certificates))
     return write(scratch, unique.name, relocated(unique, scratch, certificates))
 
 
@@ -373,9 +383,24 @@ def test_systemd_verify_rejects_a_misspelt_socket_key(scratch, certificates):
     assert not validators.systemd_verify(socket).ok
 
 
+@pytest.mark.parametrize("unique", params("systemd-system-drop-in"))
+def test_systemd_system_drop_in_passes_verify(unique, scratch, certificates):
+    """Read as a root install reads it: beside its unit, in <slug>.service.d/."""
+    service = next(name for name in unique.companion if kind_of(name) == "systemd")
+    write_units(UniqueFile("systemd", service, unique.companion[service], unique.combos, unique.companion), scratch,
+                certificates)  # fmt: skip
+    write(scratch, f"{SLUG}.service.d/system.conf", relocated(unique, scratch, certificates))
+    check = validators.systemd_verify(scratch / service)
+    assert check.ok, check
+    misspelt = unique.content.replace("ProtectSystem=", "ProtectSystm=", 1)
+    broken = write(scratch, f"{SLUG}.service.d/system.conf", misspelt)
+    assert broken.exists() and not validators.systemd_verify(scratch / service).ok, "the drop-in is not read"
+
+
 @pytest.mark.parametrize("unique", params("systemd"))
-def test_systemd_unit_is_hardened_to_at_most_1_5(unique, scratch):
-    unit = write(scratch, unique.name, unique.content)
+def test_systemd_unit_is_hardened_to_at_most_1_5(unique, scratch, certificates):
+    """As a root install runs it: the unit and its system drop-in."""
+    unit = write_units(unique, scratch, certificates)
     check = validators.systemd_security(unit, threshold=15)
     assert check.ok, check
     exposure = float(re.search(r"Overall exposure level for \S+: ([\d.]+)", check.stdout)[1])
@@ -391,9 +416,10 @@ def test_systemd_verify_rejects_a_misspelt_key(scratch, certificates):
 
 
 def test_systemd_security_rejects_an_unhardened_unit(scratch):
+    """The unit alone, as a user manager runs it (install.sh --user), is not rated "OK": the drop-in is what hardens
+    a root install."""
     unique = first_file("systemd")
-    bare = unique.content.split("# Hardening:")[0] + "\n[Install]\nWantedBy=multi-user.target\n"
-    assert not validators.systemd_security(write(scratch, unique.name, bare), threshold=15).ok
+    assert not validators.systemd_security(write(scratch, unique.name, unique.content), threshold=15).ok
 
 
 # ---------------------------------------------------------------- app servers

@@ -217,7 +217,11 @@ def deploy_problems(project: Path, answers: dict, scratch_root: Path, certificat
     units = [name for name in (f"{slug}.service", f"{slug}.socket") if (deploy / name).exists()]
     for name in units:
         (scratch / name).write_text(relocated(name))
-    for name in units:
+    if units:  # the service's drop-in, where a root install puts it
+        (scratch / f"{slug}.service.d").mkdir()
+        (scratch / f"{slug}.service.d" / "system.conf").write_text(relocated(f"{slug}-system.conf"))
+        units.append(f"{slug}.service.d/system.conf")
+    for name in units[:2]:
         key = ["systemd", name, *(anonymous((scratch / unit).read_text()) for unit in units)]
         checks.append(once(key, lambda name=name: validators.systemd_verify(scratch / name)))
     scripts = [deploy / "install.sh", *sorted((deploy / "steps").glob("*.sh"))]

@@ -62,11 +62,10 @@ def files_outside_the_code(root: Path) -> set[str]:
 
 def expected_system_files(answers: dict, os_family: str, join: bool = False) -> set[str]:
     debian = os_family == "debian"
-    expected = set()
+    expected = {f"/etc/tmpfiles.d/{SLUG}.conf"}  # RUN_DIR, made at every boot
     if answers["supervisor"] == "systemd":
-        expected |= {f"/etc/systemd/system/{SLUG}.service", f"/etc/systemd/system/{SLUG}.socket"}
-    else:
-        expected.add(f"/etc/tmpfiles.d/{SLUG}.conf")
+        expected |= {f"/etc/systemd/system/{SLUG}.service", f"/etc/systemd/system/{SLUG}.socket",
+                     f"/etc/systemd/system/{SLUG}.service.d/system.conf"}  # fmt: skip
     if answers["supervisor"] == "supervisord":
         expected.add(f"/etc/supervisor/conf.d/{SLUG}.conf" if debian else f"/etc/supervisord.d/{SLUG}.ini")
     if answers["proxy"] == "nginx":
@@ -138,8 +137,10 @@ def test_tree_holds_exactly_the_expected_system_files(installed):
     if answers["supervisor"] == "systemd":
         for unit in (f"{SLUG}.service", f"{SLUG}.socket"):
             assert (root / "etc" / "systemd" / "system" / unit).read_text() == (project / "deploy" / unit).read_text()
-    else:
-        assert (root / "etc" / "tmpfiles.d" / f"{SLUG}.conf").read_text() == f"d /run/{SLUG} 0750 {SLUG} {SLUG} -\n"
+        drop_in = root / "etc" / "systemd" / "system" / f"{SLUG}.service.d" / "system.conf"
+        assert drop_in.read_text() == (project / "deploy" / f"{SLUG}-system.conf").read_text()
+    # setgid: the socket made in it is in the service group, which the proxy's user joins.
+    assert (root / "etc" / "tmpfiles.d" / f"{SLUG}.conf").read_text() == f"d /run/{SLUG} 2750 {SLUG} {SLUG} -\n"
     if answers["proxy"] != "none" and os_family == "debian":
         link = root / "etc" / answers["proxy"].replace("apache", "apache2") / "sites-enabled" / f"{SLUG}.conf"
         assert os.readlink(link) == f"../sites-available/{SLUG}.conf"
@@ -193,7 +194,6 @@ def test_system_packages_script_passes_shellcheck():
 # The --user install itself runs for real in every supervisord stack of tests/e2e (as an ordinary account).
 USER_REFUSALS = [
     ({"supervisor": "supervisord"}, ["--user"], "--user installs for an ordinary account: as root, leave it out"),
-    ({"supervisor": "supervisord"}, ["--prefix", "/tmp/somewhere"], "--prefix goes with --user"),
     ({"supervisor": "supervisord"}, ["--user", "--root", "/tmp/preview"], "--user and --root do not go together"),
     (
         {"proxy": "none", "bind": "tcp"},
@@ -211,7 +211,7 @@ USER_REFUSALS = [
 @pytest.mark.parametrize(
     ("answers", "arguments", "message"),
     USER_REFUSALS,
-    ids=["root", "prefix", "root-dir", "join-none", "join-root"],
+    ids=["root", "root-dir", "join-none", "join-root"],
 )
 def test_user_install_options_are_refused_clearly(tmp_path, answers, arguments, message):
     if os.geteuid() != 0 and arguments == ["--user"]:

@@ -86,11 +86,14 @@ def required_rules(te: str) -> list[tuple[str, str, str, str]]:
     """What the proxy needs, by the module's bind: (source, target, class, permission)."""
     rules = [("httpd_t", f"{NAME}_app_path_t", "dir", "search")]
     if f"{NAME}_app_socket_t" in te:
-        domain = "unconfined_t" if "type unconfined_t;" in te else "unconfined_service_t"
+        # The listening socket's owner: systemd (a .socket unit) or a system service as root; with --user the
+        # account's own processes.
+        system = "init_t" if "type init_t;" in te else "unconfined_service_t"
         rules += [
             ("httpd_t", f"{NAME}_app_socket_t", "dir", "search"),
             ("httpd_t", f"{NAME}_app_socket_t", "sock_file", "write"),
-            ("httpd_t", domain, "unix_stream_socket", "connectto"),
+            ("httpd_t", system, "unix_stream_socket", "connectto"),
+            ("httpd_t", "unconfined_t", "unix_stream_socket", "connectto"),
         ]
     else:
         rules += [("httpd_t", f"{NAME}_app_port_t", "tcp_socket", "name_connect")]
@@ -113,7 +116,9 @@ def test_the_policy_lets_httpd_reach_the_app_and_every_file_context_passes_setfi
         assert not validators.sesearch_allows(
             policy, "httpd_t", "unconfined_service_t", "unix_stream_socket", "connectto"
         ).ok
-    contexts = [fc for fc in unique_files()["selinux-contexts"] if fc.companion[f"{MODULE}.te"] == unique.content]
+    # The file contexts rendered beside a module of the same bind (the modules differ by supervisor, the contexts not).
+    bind = "_app_socket_t" in unique.content
+    contexts = [fc for fc in unique_files()["selinux-contexts"] if ("_app_socket_t" in fc.content) == bind]
     assert contexts
     for fc in contexts:
         assert_contexts_pass_setfiles(policy, fc.content, tmp_path)
@@ -122,53 +127,16 @@ def test_the_policy_lets_httpd_reach_the_app_and_every_file_context_passes_setfi
         assert_contexts_pass_setfiles(policy, broken, tmp_path)
 
 
-# ---------------------------------------------------------------- install.sh --user: the administrator's copy
-USER_SOURCES = """\
-set -euo pipefail
-STEPS_DIR=$1/steps
-source "$STEPS_DIR/project.sh"
-source "$STEPS_DIR/common.sh"
-for step in "$STEPS_DIR"/*.sh; do
-    case ${step##*/} in project.sh | common.sh) ;; *) source "$step" ;; esac
-done
-SYSTEM_LAYOUT=("$APP_DIR" "$STATE_DIR" "$RUN_DIR" "$LOG_DIR")
-PREFIX=$2
-APP_DIR=$PREFIX/app STATE_DIR=$PREFIX/data RUN_DIR=$PREFIX/run LOG_DIR=$PREFIX/log CONF_DIR=$PREFIX/etc
-USER_LAYOUT=("$APP_DIR" "$STATE_DIR" "$RUN_DIR" "$LOG_DIR")
-USER_MODE=1
-selinux_user_sources "$1/selinux/${APP_NAME//-/_}_proxy"
-"""
-
-
-def user_sources(unique: UniqueFile, scratch: Path, prefix: Path) -> tuple[str, str]:
-    """install.sh's own selinux_user_sources (steps/proxy.sh) run on the rendered files; its .te and .fc."""
-    deploy = scratch / "deploy"
-    for name, content in unique.companion.items():
-        (deploy / name).parent.mkdir(parents=True, exist_ok=True)
-        (deploy / name).write_text(content)
-    subprocess.run(
-        ["bash", "-c", USER_SOURCES, "user-sources", str(deploy), str(prefix)], check=True, capture_output=True
-    )
-    written = prefix / "etc" / "selinux"
-    return (written / f"{NAME}_proxy.te").read_text(), (written / f"{NAME}_proxy.fc").read_text()
-
-
-def test_user_install_module_names_the_accounts_domain_and_prefix(tmp_path):
-    """--user: the app runs as the account (unconfined_t) under a prefix with a dot in it; the copy the administrator
-    loads builds, links, and gives httpd_t the socket and the way through the prefix."""
-    unix = next(unique for unique in unique_files()["selinux-module"] if "_app_socket_t" in unique.content)
-    prefix = tmp_path / "home" / "alice.b" / SLUG
-    te, fc = user_sources(unix, tmp_path, prefix)
-    assert "allow httpd_t unconfined_t:unix_stream_socket connectto;" in te and "unconfined_service_t;" not in te
-    escaped = str(prefix).replace(".", r"\.")
-    assert re.search(rf"^{re.escape(escaped)} -d system_u:object_r:{NAME}_app_path_t:s0$", fc, re.M), fc
-    assert f"{escaped}/run/.* system_u:object_r:{NAME}_app_socket_t:s0" in fc
-    assert "/srv/" not in fc and "/run/my-web-app" not in fc
-    policy = policy_with(te, fc, tmp_path)
-    for rule in required_rules(te):
-        found = validators.sesearch_allows(policy, *rule)
-        assert found.ok, found
-    assert_contexts_pass_setfiles(policy, fc, tmp_path)
+# ---------------------------------------------------------------- which domain owns the socket
+def test_the_socket_owner_follows_the_supervisor():
+    """systemd makes the socket itself (init_t); supervisord's programs run as unconfined_service_t. Both modules
+    also name unconfined_t, the domain of an account's own processes (install.sh --user installs the same files)."""
+    modules = {unique.combos[0]["supervisor"]: unique.content for unique in unique_files()["selinux-module"]
+               if "_app_socket_t" in unique.content}  # fmt: skip
+    assert "type init_t;" in modules["systemd"] and "unconfined_service_t" not in modules["systemd"].split("require")[1]
+    assert "type unconfined_service_t;" in modules["supervisord"] and "type init_t;" not in modules["supervisord"]
+    for te in modules.values():
+        assert "type unconfined_t;" in te
 
 
 # ---------------------------------------------------------------- the RHEL path, as far as this machine goes
@@ -242,7 +210,7 @@ def test_rhel_dry_run_prints_the_selinux_commands_and_installs_their_packages(an
             assert parsed.stdout.split()[2:] == [f"{NAME}_app_port_t", "tcp", answers["port"]], parsed.stdout
     else:
         assert labels == []
-    assert f"would run: restorecon -R /srv/{SLUG}" in lines
+    assert f"would run: restorecon -R /srv/{SLUG} /run/{SLUG}" in lines
 
 
 def test_debian_dry_run_skips_selinux_in_one_line(tmp_path):

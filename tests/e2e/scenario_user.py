@@ -14,7 +14,7 @@ import re
 import shlex
 import time
 
-from tests.e2e.stack import PREFIX_DIR, SLUG, USER, USER_HOME, Stack
+from tests.e2e.stack import SLUG, USER, USER_CONF_DIR, USER_HOME, Stack
 
 BOOT_STACKS = {"flask-gunicorn-apache-supervisord-sqlite", "flask-uwsgi-nginx-systemd-sqlite"}
 OPT_PYTHON_STACKS = {"flask-uwsgi-nginx-systemd-sqlite"}
@@ -54,8 +54,9 @@ def before_user_install(stack: Stack) -> None:
     assert refused.returncode != 0, f"install.sh went on without Python.h:\n{refused.stdout[-2000:]}"
     assert f"{OPT_PREFIX}/include/python3.11/Python.h" in refused.stderr, refused.stderr
     assert "--python" in refused.stderr, refused.stderr
-    left = stack.run(["test", "-e", PREFIX_DIR], check=False)
-    assert left.returncode != 0, f"the refused install left {PREFIX_DIR} behind"
+    for path in (stack.app_dir, USER_CONF_DIR):
+        left = stack.run(["test", "-e", path], check=False)
+        assert left.returncode != 0, f"the refused install left {path} behind"
     opt_python(stack, headers=True)
     stack.install_arguments = ["--python", OPT_PYTHON]
 
@@ -118,9 +119,9 @@ def check_root_loads_only_root_files(stack: Stack) -> None:
 
 
 def check_own_edits_change_nothing_root_runs(stack: Stack) -> None:
-    """The account changes its copy of the site (what install.sh --user wrote for the administrator): after the
+    """The account changes its site file (deploy/, which install.sh --user showed the administrator): after the
     proxy reloads, nothing of it is in what the proxy runs, and the site still serves."""
-    copy = f"{PREFIX_DIR}/etc/{stack.proxy}.conf"
+    copy = f"{stack.app_dir}/deploy/{stack.proxy}.conf"
     marker = "# e2e: written by the account"
     before = stack.run(["cat", *proxy_files(stack)]).stdout
     stack.run(stack.as_user("bash", "-c", f"printf '%s\\n' {shlex.quote(marker)} >> {copy}"))
@@ -140,7 +141,7 @@ def check_crontab_line(stack: Stack) -> None:
     """Exactly one @reboot line, the command install.sh starts supervisord with, after the several install.sh runs
     of the stack (install, reload under load, redeploys)."""
     crontab = stack.run(["crontab", "-u", USER, "-l"]).stdout
-    expected = f"@reboot {stack.app_dir}/.venv/bin/supervisord -c {PREFIX_DIR}/etc/supervisord.conf"
+    expected = f"@reboot {stack.app_dir}/.venv/bin/supervisord -c {USER_CONF_DIR}/supervisord.conf"
     lines = [line for line in crontab.splitlines() if line.startswith("@reboot")]
     assert lines == [expected], f"crontab of {USER}:\n{crontab}"
 
@@ -155,7 +156,7 @@ def server_gone(stack: Stack) -> None:
 def check_boot_path(stack: Stack) -> None:
     """Power off the account's processes, then run what boot runs; the app must answer without a login."""
     if stack.supervisor == "supervisord":
-        # A crash, not a stop: the pid file and the sockets stay in the prefix, as after a power cut.
+        # A crash, not a stop: the pid file and the sockets stay in /run/<slug>, as after a power cut.
         stack.run(["systemctl", "stop", "cron"])
         pids = stack.run(["pgrep", "-u", USER], check=False).stdout.split()
         stack.run(["kill", "-KILL", *pids], check=False)

@@ -4,10 +4,10 @@ proxy with supervisorctl or systemctl. Nothing in the generated files is edited:
 /srv, /run, /var/lib and port 80 are the ones the files name.
 
 supervisord stacks install the way a user without root does (`deploy/install.sh --user` as the ordinary account
-USER, under PREFIX, with that account's own supervisord); the test then plays the administrator and runs, as root,
-exactly the commands the installer printed for one ("as root: ..."). SYSTEM_SUPERVISORD lists the stacks installed
-as root instead, under the distribution's supervisord; USER_SYSTEMD the systemd stacks installed with --user, as units
-of the account's own systemd manager (tests/e2e/scenario_user.py adds their checks).
+USER, in the same directories as root's, with that account's own supervisord); the test then plays the administrator
+and runs, as root, exactly the commands the installer printed for one ("as root: ..."). SYSTEM_SUPERVISORD lists the
+stacks installed as root instead, under the distribution's supervisord; USER_SYSTEMD the systemd stacks installed with
+--user, as units of the account's own systemd manager (tests/e2e/scenario_user.py adds their checks).
 
 Every HTTP request is made inside the container (its loopback is private): single requests with curl, load, crash
 and start timing with tests/e2e/client.py under the container's /usr/bin/python3.
@@ -39,7 +39,7 @@ HOST = "localhost"  # the sites' server_name (the domain_name default)
 CHECKOUT = "/root/checkout"  # where the "git clone" of the project sits on the server
 USER = "alice"  # the ordinary account of a --user install
 USER_HOME = f"/home/{USER}"
-PREFIX_DIR = f"{USER_HOME}/{SLUG}"  # install.sh --user's default prefix
+USER_CONF_DIR = f"{USER_HOME}/.config/{SLUG}"  # the account's own supervisord's configuration (install.sh --user)
 SYSTEM_SUPERVISORD = {"flask-gunicorn-nginx-supervisord-postgresql"}
 # systemd stacks installed with --user, as units of the account's own systemd manager (tests/e2e/scenario_user.py).
 USER_SYSTEMD = {"flask-uwsgi-nginx-systemd-sqlite"}
@@ -191,8 +191,9 @@ class Stack:
         mode = "--user" if self.user_mode else "root"
         self.report.metrics["install_mode"] = f"{mode} --join" if self.join else mode
         self.checkout = f"{USER_HOME}/checkout" if self.user_mode else CHECKOUT
-        self.app_dir = f"{PREFIX_DIR}/app" if self.user_mode else f"/srv/{SLUG}"
-        self.log_dir = f"{PREFIX_DIR}/log" if self.user_mode else f"/var/log/{SLUG}"
+        # The same layout as root and with --user.
+        self.app_dir = f"/srv/{SLUG}"
+        self.log_dir = f"/var/log/{SLUG}"
         self.client = f"{EXCHANGE_MOUNT}/client.py"
         (testbed.exchange / "client.py").write_text(CLIENT.read_text())
 
@@ -266,13 +267,13 @@ class Stack:
 
     def install_as_documented(self) -> subprocess.CompletedProcess:
         """install.sh; with --user, the administrator runs what it printed for them, and install.sh runs again if it
-        stopped to ask (for the database)."""
+        stopped to ask (for the app's directories, the database)."""
         result = self.run(self.install_command(), timeout=INSTALL_TIMEOUT, check=False)
         if self.user_mode:
             self.run_admin_commands(result.stdout)
-            # It stops at most three times, for the database: to start PostgreSQL, for the roles and database, then
-            # for a pg_hba.conf rule where the server's own rules refuse the password.
-            for _ in range(3):
+            # It stops at most four times: for the app's directories, then for the database: to start PostgreSQL, for
+            # the roles and database, then for a pg_hba.conf rule where the server's own rules refuse the password.
+            for _ in range(4):
                 if result.returncode == 0 or not ADMIN_COMMAND.search(result.stdout):
                     break
                 result = self.run(self.install_command(), timeout=INSTALL_TIMEOUT, check=False)
@@ -292,7 +293,7 @@ class Stack:
     def control(self, *action: str) -> list[str]:
         if self.user_mode and self.supervisor == "supervisord":
             supervisorctl = f"{self.app_dir}/.venv/bin/supervisorctl"
-            return self.as_user(supervisorctl, "-c", f"{PREFIX_DIR}/etc/supervisord.conf", *action, SLUG)
+            return self.as_user(supervisorctl, "-c", f"{USER_CONF_DIR}/supervisord.conf", *action, SLUG)
         if self.supervisor == "systemd":
             # Taking the site down means stopping the socket too: with only the service stopped, the next request
             # starts it again (check_socket_activation).
@@ -322,7 +323,7 @@ class Stack:
             if line.split()[1:] not in (["systemd"], ["(sd-pam)"])
         ]
         if self.user_mode:
-            supervisord = self.run(["cat", f"{PREFIX_DIR}/run/supervisord.pid"], check=False).stdout.strip()
+            supervisord = self.run(["cat", f"/run/{SLUG}/supervisord.pid"], check=False).stdout.strip()
             pids = [pid for pid in pids if str(pid) != supervisord]
         return pids
 
@@ -638,8 +639,7 @@ class Stack:
         elif self.server == "gunicorn":
             self.run(self.control("signal", "HUP"))
         else:
-            run_dir = f"{PREFIX_DIR}/run" if self.user_mode else f"/run/{SLUG}"
-            self.run(self.as_service_account("touch", f"{run_dir}/uwsgi.reload"))
+            self.run(self.as_service_account("touch", f"/run/{SLUG}/uwsgi.reload"))
         deadline = time.monotonic() + 60
         while old_workers & set(self.user_pids()) and time.monotonic() < deadline:
             time.sleep(0.2)

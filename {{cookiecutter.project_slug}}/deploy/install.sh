@@ -4,10 +4,9 @@
 #   sudo deploy/install.sh              from a checkout of the project, anywhere on the server
 #   deploy/install.sh --root DIR        lay the files out under DIR instead and only print the commands that would
 #                                       change the running system (packages, users, services, the database)
-#   deploy/install.sh --user [--prefix DIR]
-#                                       no root: install under DIR (default ~/{{ cookiecutter.project_slug }}) and run the app as
-#                                       yourself, started at boot too; print what an administrator must do for the
-#                                       proxy (and the database{{ ", lingering" if cookiecutter.supervisor == "systemd" else "" }})
+#   deploy/install.sh --user            no root: run the app as yourself, started at boot too; print what an
+#                                       administrator must do once: the app's directories, the proxy (and the
+#                                       database{{ ", lingering" if cookiecutter.supervisor == "systemd" else "" }})
 #   ... --join                          join the proxy site someone else runs for the domain: only the app's lines are
 #                                       installed, and the one line that site must include is printed
 #   ... --python PATH                   make the virtualenv with that Python (conda, pyenv, self-built; >= {{ cookiecutter.python_version }})
@@ -37,7 +36,6 @@ for step in "$STEPS_DIR"/*.sh; do
 done
 
 INSTALL_PACKAGES=1
-PREFIX=""
 PYTHON=""
 os_value debian NOLOGIN /usr/sbin/nologin
 os_value rhel NOLOGIN /sbin/nologin
@@ -45,12 +43,12 @@ os_value rhel NOLOGIN /sbin/nologin
 usage() {
     cat <<USAGE
 usage: $0 [--root DIR] [--os debian|rhel] [--no-packages] [--python PATH] [--join]
-       $0 --user [--prefix DIR] [--python PATH] [--join]{% if cookiecutter.supervisor == 'supervisord' %} [--no-crontab]{% endif %}
+       $0 --user [--python PATH] [--join]{% if cookiecutter.supervisor == 'supervisord' %} [--no-crontab]{% endif %}
   --root DIR      install the files under DIR; print, do not run, the commands that change the system
   --os FAMILY     debian or rhel (default: from /etc/os-release)
   --no-packages   do not install distribution packages
-  --user          install without root, for the account running this, under --prefix (default ~/$APP_NAME):
-                  code in DIR/app, data in DIR/data, socket in DIR/run, logs in DIR/log, configuration in DIR/etc
+  --user          install without root and run the app as the account running this, in the same directories
+                  ($APP_DIR, $STATE_DIR, $RUN_DIR, $LOG_DIR), which an administrator makes for it once
   --join          add the app to the proxy site (server block, virtual host) someone else runs for the domain,
                   HTTP or HTTPS: install only the app's lines and print the one line that site must include, instead
                   of a site of its own (which the proxy would ignore beside another of the same name)
@@ -71,7 +69,6 @@ parse_arguments() {
             --os) OS_FAMILY=${2:?--os needs debian or rhel}; shift 2 ;;
             --no-packages) INSTALL_PACKAGES=0; shift ;;
             --user) user=1; INSTALL_PACKAGES=0; shift ;;
-            --prefix) PREFIX=$(realpath -m "${2:?--prefix needs a directory}"); shift 2 ;;
             --join) JOIN=1; shift ;;
             --python) PYTHON=${2:?--python needs the path of a Python}; shift 2 ;;
 {% if cookiecutter.supervisor == 'supervisord' %}
@@ -86,9 +83,7 @@ parse_arguments() {
         esac
     done
     if [[ $user == 1 ]]; then
-        use_user_layout
-    elif [[ -n $PREFIX ]]; then
-        die "--prefix goes with --user"
+        use_account
     elif ! dry_run && [[ $(id -u) -ne 0 ]]; then
         die "run as root (sudo $0), with --user to install for your own account, or with --root DIR to lay out the files only"
     fi
@@ -111,8 +106,8 @@ main() {
     # before anything is installed.
     run_phase preflight
     ensure_user
-    copy_code
     ensure_directories
+    copy_code
     ensure_env_file
     ensure_virtualenv
     run_phase database

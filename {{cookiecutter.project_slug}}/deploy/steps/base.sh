@@ -40,7 +40,8 @@ copy_code() {
         say "code is already in $APP_DIR"
         return
     fi
-    install -d -m 0755 "$target"
+    # Made by an administrator with --user: its mode and group stay.
+    [[ -d $target ]] || install -d -m 0755 "$target"
     for name in "${KEPT_ON_SERVER[@]}"; do
         excludes+=("--exclude=./$name")
     done
@@ -57,16 +58,35 @@ copy_code() {
 
 ensure_directories() {
     if user_mode; then
-        # Group members (the proxy's user, once an administrator adds it) may pass through to the socket and files.
-        chmod 0750 "$PREFIX"
-        local directory
-        for directory in "$STATE_DIR" "$RUN_DIR" "$LOG_DIR" "$CONF_DIR"; do
-            make_directory "$directory" 0750 "$SERVICE_USER"
-        done
+        account_directories
         return
     fi
     make_directory "$STATE_DIR" 0750 "$APP_NAME"
+    run_directory_at_boot
     run_phase directories
+}
+
+# --user: the directories of the layout, owned by the account, in group SERVICE_GROUP. The proxy's user joins that
+# group; the code and socket directories are setgid, so what the account makes in them (static files, the socket)
+# stays in it. Made once by an administrator; until they are, the install stops here.
+account_directories() {
+    local directory missing=0
+    for directory in "$APP_DIR" "$STATE_DIR" "$LOG_DIR" "$RUN_DIR"; do
+        if [[ ! -d $directory || ! -w $directory || $(stat -c %G "$directory") != "$SERVICE_GROUP" ]]; then
+            missing=1
+        fi
+    done
+    if [[ $missing == 0 && -f /etc/tmpfiles.d/$APP_NAME.conf ]]; then
+        say "directories $APP_DIR, $STATE_DIR, $LOG_DIR and $RUN_DIR are $SERVICE_USER's"
+        return
+    fi
+    say "the app's directories are made by an administrator, once, as root:"
+    system groupadd --force --system "$SERVICE_GROUP"
+    system install -d -o "$SERVICE_USER" -g "$SERVICE_GROUP" -m 2750 "$APP_DIR"
+    system install -d -o "$SERVICE_USER" -g "$SERVICE_GROUP" -m 0750 "$STATE_DIR" "$LOG_DIR"
+    system "printf '%s\\n' '$(run_directory_line)' > /etc/tmpfiles.d/$APP_NAME.conf"
+    system systemd-tmpfiles --create "/etc/tmpfiles.d/$APP_NAME.conf"
+    die "run this script again once an administrator has made the directories (the commands above)"
 }
 
 # Secrets are made on this server (never copied from a development machine) and kept on later runs.

@@ -135,50 +135,26 @@ make_directory() {
 }
 
 # ---------------------------------------------------------------- the layout
-# --user: the layout of steps/project.sh moved under PREFIX, owned by the account running this. The only place the
-# layout changes; relocate() applies the same move to the generated files --user installs.
-use_user_layout() {
+# --user: the same layout as root's (steps/project.sh), so every file in deploy/ is installed as generated. The
+# account runs the app; an administrator makes its directories once, owned by the account, in group SERVICE_GROUP
+# (account_directories in base.sh).
+use_account() {
     [[ -z $ROOT ]] || die "--user and --root do not go together"
     [[ $(id -u) -ne 0 ]] || die "--user installs for an ordinary account: as root, leave it out"
-    PREFIX=${PREFIX:-$HOME/$APP_NAME}
-    # The paths are written into configuration files: keep them plain.
-    [[ $PREFIX =~ ^/[A-Za-z0-9._/-]+$ ]] || die "--prefix: use letters, digits and ._-/ only, not '$PREFIX'"
-    SYSTEM_LAYOUT=("$APP_DIR" "$STATE_DIR" "$RUN_DIR" "$LOG_DIR")
-    APP_DIR=$PREFIX/app
-    STATE_DIR=$PREFIX/data
-    RUN_DIR=$PREFIX/run
-    LOG_DIR=$PREFIX/log
-    # shellcheck disable=SC2034 # read by the steps
-    CONF_DIR=$PREFIX/etc
-    USER_LAYOUT=("$APP_DIR" "$STATE_DIR" "$RUN_DIR" "$LOG_DIR")
     # shellcheck disable=SC2034 # read by the steps
     SERVICE_USER=$(id -un)
-    # shellcheck disable=SC2034 # read by the steps
-    SERVICE_GROUP=$(id -gn)
     USER_MODE=1
 }
 
-# A generated file (argument) with the system layout's directories replaced by the --user layout's.
-relocate() {
-    local index expressions=()
-    for index in "${!SYSTEM_LAYOUT[@]}"; do
-        expressions+=(-e "s#${SYSTEM_LAYOUT[index]//./\\.}\\([/\" ]\\|\$\\)#${USER_LAYOUT[index]}\\1#g")
-    done
-    sed "${expressions[@]}" "$1"
+# RUN_DIR, made at every boot by systemd-tmpfiles (/run is emptied at boot): the account the server runs as owns it,
+# and its group is SERVICE_GROUP, which sockets made in it inherit (setgid), so the proxy's user reaches them as a
+# member of that group.
+run_directory_line() {
+    printf 'd %s 2750 %s %s -\n' "$RUN_DIR" "$SERVICE_USER" "$SERVICE_GROUP"
 }
 
-# The generated file a step installs: as generated, or relocated for --user.
-generated_file() {
-    if user_mode; then
-        relocate "$1"
-    else
-        cat "$1"
-    fi
-}
-
-# RUN_DIR made at every boot (tmpfiles.d), for a supervisor that does not make it itself.
 run_directory_at_boot() {
-    printf 'd %s 0750 %s %s -\n' "$RUN_DIR" "$APP_NAME" "$APP_NAME" | install_text "/etc/tmpfiles.d/$APP_NAME.conf" 0644 || true
+    run_directory_line | install_text "/etc/tmpfiles.d/$APP_NAME.conf" 0644 || true
     system systemd-tmpfiles --create "/etc/tmpfiles.d/$APP_NAME.conf"
 }
 

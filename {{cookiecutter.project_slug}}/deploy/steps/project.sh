@@ -1,6 +1,6 @@
 # shellcheck shell=bash disable=SC2034 # settings read by deploy/install.sh and the other steps
 # {{ cookiecutter.project_name }}: the answers deploy/install.sh needs and the server layout, the same directories
-# every file in deploy/ names. install.sh --user moves the layout under its prefix (use_user_layout in common.sh).
+# every file in deploy/ names, in a root install and a --user one alike.
 APP_NAME="{{ cookiecutter.project_slug }}"
 PACKAGE="{{ cookiecutter.package_name }}"
 DOMAIN="{{ cookiecutter.domain_name }}"
