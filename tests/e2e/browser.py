@@ -69,7 +69,8 @@ class Browser:
         shutil.chown(self.profile, ACCOUNT)
         to_browser_read, self.to_browser = os.pipe()
         self.from_browser, from_browser_write = os.pipe()
-        # Chromium reads commands from fd 3 and writes to fd 4; bash puts the pipe ends there (dash takes single-digit descriptors only).
+        # Chromium reads commands from fd 3 and writes to fd 4; bash puts the pipe ends there (dash, /bin/sh, takes
+        # single-digit descriptors only).
         child_ends = [os.dup(fd) for fd in (to_browser_read, from_browser_write)]
         os.close(to_browser_read)
         os.close(from_browser_write)
@@ -200,31 +201,30 @@ class Browser:
     # ------------------------------------------------------------ what the page did
 
     def responses(self) -> list[dict]:
-        """Every HTTP response the page received: method, url, status, mime type, in order."""
-        methods = {
-            event["params"]["requestId"]: event["params"]["request"]["method"]
-            for event in self.events
-            if event["method"] == "Network.requestWillBeSent"
-        }
-        return [
-            {
-                "method": methods.get(event["params"]["requestId"], "?"),
-                "url": event["params"]["response"]["url"],
-                "status": event["params"]["response"]["status"],
-                "mime": event["params"]["response"]["mimeType"],
-            }
-            for event in self.events
-            if event["method"] == "Network.responseReceived"
-        ]
+        """Every HTTP request of the page, in order: method, url, status, mime type (status 0: no response; a
+        response Chromium refused, a stylesheet sent as text/html, has its status from the ExtraInfo event only)."""
+        requests: dict[str, dict] = {}
+        for event in self.events:
+            params = event.get("params", {})
+            if event["method"] == "Network.requestWillBeSent":
+                request = {"method": params["request"]["method"], "url": params["request"]["url"], "status": 0}
+                requests[params["requestId"]] = {**request, "mime": "", "failed": ""}
+            elif (request := requests.get(params.get("requestId"))) is None:
+                continue
+            elif event["method"] == "Network.responseReceived":
+                request.update(status=params["response"]["status"], mime=params["response"]["mimeType"])
+            elif event["method"] == "Network.responseReceivedExtraInfo" and not request["status"]:
+                request["status"] = params.get("statusCode", 0)
+            elif event["method"] == "Network.loadingFailed":
+                request["failed"] = params.get("errorText", "failed")
+        return list(requests.values())
 
     def problems(self) -> list[str]:
         """Failed loads, uncaught exceptions and console errors of the page."""
-        found = []
+        found = [f"{r['method']} {r['url']}: {r['failed']}" for r in self.responses() if r["failed"]]
         for event in self.events:
             params = event.get("params", {})
-            if event["method"] == "Network.loadingFailed" and not params.get("canceled"):
-                found.append(f"load failed: {params.get('errorText')} ({params.get('type')})")
-            elif event["method"] == "Runtime.exceptionThrown":
+            if event["method"] == "Runtime.exceptionThrown":
                 details = params["exceptionDetails"]
                 found.append(f"exception: {details.get('exception', {}).get('description') or details.get('text')}")
             elif event["method"] == "Runtime.consoleAPICalled" and params.get("type") == "error":
@@ -233,7 +233,7 @@ class Browser:
         return found
 
     def summary(self) -> str:
-        lines = [f"{r['method']} {r['url']} -> {r['status']} {r['mime']}" for r in self.responses()]
+        lines = [f"{r['method']} {r['url']} -> {r['status']} {r['mime']} {r['failed']}" for r in self.responses()]
         return "responses:\n" + "\n".join(lines) + "\nproblems:\n" + "\n".join(self.problems())
 
 
@@ -255,13 +255,18 @@ def record_screenshot(stack, browser: Browser, page: str) -> None:
     stack.report.metrics.setdefault("screenshots", []).append(path.name)
 
 
+def favicon_url(origin: str) -> str:
+    return f"http://{origin}/favicon.ico"
+
+
 def assert_same_origin_answers(browser: Browser, origin: str, prefix: str) -> list[dict]:
     """The page's requests to the stack: all under the prefix, none answered with an error."""
-    own = [r for r in browser.responses() if urlsplit(r["url"]).netloc == origin]
+    # Not the page's: a browser asks the site's root for /favicon.ico when a page names no icon (Django's admin).
+    own = [r for r in browser.responses() if urlsplit(r["url"]).netloc == origin and r["url"] != favicon_url(origin)]
     assert own, f"no responses from {origin}\n{browser.summary()}"
     outside = [r["url"] for r in own if not urlsplit(r["url"]).path.startswith(prefix + "/")]
     assert not outside, f"requests outside {prefix}/: {outside}"
-    failed = [f"{r['method']} {r['url']} -> {r['status']}" for r in own if r["status"] >= 400]
+    failed = [f"{r['method']} {r['url']} -> {r['status']} {r['failed']}" for r in own if not 200 <= r["status"] < 400]
     assert not failed, f"failed requests: {failed}\n{browser.summary()}"
     return own
 
