@@ -18,6 +18,7 @@ A screenshot of each page goes to build/reports/e2e/<stack>-<page>.png (linked f
 
 import base64
 import contextlib
+import fcntl
 import json
 import os
 import select
@@ -65,16 +66,19 @@ class Browser:
     """One headless Chromium in the container's network namespace, and one page (a DevTools session) in it."""
 
     def __init__(self, leader_pid: int):
-        self.profile = Path(tempfile.mkdtemp(prefix="e2e-chromium-"))
+        # Root's directory (its log) holding the browser account's home: root reads nothing the account can replace.
+        self.workdir = Path(tempfile.mkdtemp(prefix="e2e-chromium-"))
+        self.workdir.chmod(0o711)
+        self.profile = self.workdir / "home"
+        self.profile.mkdir(mode=0o700)
         shutil.chown(self.profile, ACCOUNT)
         to_browser_read, self.to_browser = os.pipe()
         self.from_browser, from_browser_write = os.pipe()
         # Chromium reads commands from fd 3 and writes to fd 4; bash puts the pipe ends there (dash, /bin/sh, takes
-        # single-digit descriptors only).
-        child_ends = [os.dup(fd) for fd in (to_browser_read, from_browser_write)]
+        # single-digit descriptors only), from copies above 9 so that neither lands on the other's number.
+        child_ends = [fcntl.fcntl(fd, fcntl.F_DUPFD, 10) for fd in (to_browser_read, from_browser_write)]
         os.close(to_browser_read)
         os.close(from_browser_write)
-        child_ends = [self.high_fd(fd) for fd in child_ends]
         width, height = WINDOW
         command = [
             "nsenter", f"--target={leader_pid}", "--net", "--",
@@ -86,7 +90,7 @@ class Browser:
             "--disable-extensions", "--disable-background-networking", "--disable-component-update",
             f"--window-size={width},{height}", "about:blank",
         ]  # fmt: skip
-        self.log = (self.profile / "stderr.log").open("wb")
+        self.log = (self.workdir / "chromium.log").open("w+b")
         self.process = subprocess.Popen(
             ["bash", "-c", 'exec 3<&"$1" 4>&"$2"; shift 2; exec "$@"', "bash", *map(str, child_ends), *command],
             stdin=subprocess.DEVNULL,
@@ -101,15 +105,6 @@ class Browser:
         self.next_id = 0
         self.session = ""
         self.events: list[dict] = []
-
-    @staticmethod
-    def high_fd(fd: int) -> int:
-        """A copy of `fd` above 9, so that putting the pipe ends on 3 and 4 cannot overwrite one with the other."""
-        import fcntl
-
-        high = fcntl.fcntl(fd, fcntl.F_DUPFD, 10)
-        os.close(fd)
-        return high
 
     def __enter__(self) -> "Browser":
         try:
@@ -139,11 +134,11 @@ class Browser:
         with contextlib.suppress(OSError):
             os.close(self.from_browser)
         self.log.close()
-        shutil.rmtree(self.profile, ignore_errors=True)
+        shutil.rmtree(self.workdir, ignore_errors=True)
 
     def stderr_tail(self) -> str:
-        self.log.flush()
-        return (self.profile / "stderr.log").read_text(errors="replace")[-1500:]
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")[-1500:]
 
     # ------------------------------------------------------------ the protocol
 
@@ -188,10 +183,16 @@ class Browser:
             time.sleep(0.2)
         return value
 
-    def open(self, url: str) -> None:
+    def open(self, url: str, timeout: float = PAGE_TIMEOUT) -> None:
+        """Navigate and wait for the page's load event (its stylesheets, scripts and images are in)."""
+        seen = len(self.events)
         result = self.send("Page.navigate", {"url": url})
         assert not result.get("errorText"), f"{url}: {result['errorText']}"
-        self.wait_for("document.readyState === 'complete'", f"{url} loaded")
+        deadline = time.monotonic() + timeout
+        while not any(event["method"] == "Page.loadEventFired" for event in self.events[seen:]):
+            assert time.monotonic() < deadline, f"{url}: no load event after {timeout} s\n{self.summary()}"
+            time.sleep(0.1)
+            self.send("Browser.getVersion", browser=True)  # reads the events that arrived meanwhile
 
     def screenshot(self, path: Path) -> None:
         data = self.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": False})["data"]

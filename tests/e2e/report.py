@@ -41,7 +41,7 @@ def screenshots(results: list[dict]) -> list[str]:
         return []
     lines = ["## What a browser saw", "", "Headless Chromium through the stack's proxy (tests/e2e/browser.py).", ""]
     for stack, name in shots:
-        lines += [f"{stack}: [{name}]({REPORT_DIR.name}/{name})", "", f"![{stack}]({REPORT_DIR.name}/{name})", ""]
+        lines += [f"### {stack}: [{name}]({REPORT_DIR.name}/{name})", "", f"![{name}]({REPORT_DIR.name}/{name})", ""]
     return lines
 
 
