@@ -4,12 +4,16 @@
 # Run as root (CI does). The Python tools (gunicorn, uwsgi, supervisor) come from the template's dev dependencies;
 # uwsgi builds from source, hence the compiler and headers here. The SELinux tools and Debian's reference policy
 # (its store, and the files to build modules against) check the generated policy modules; SELinux itself stays off.
+# chromium (headless) opens two end-to-end stacks' pages through their proxy (tests/e2e/browser.py); fonts-liberation,
+# only recommended by it, so that its screenshots show text.
 set -eu
 
 PACKAGES="
 apache2
 build-essential
 checkpolicy
+chromium
+fonts-liberation
 nginx
 openssl
 policycoreutils

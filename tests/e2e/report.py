@@ -29,7 +29,20 @@ def row(result: dict) -> str:
         seconds(metrics.get("install_seconds")),
         "all passed" if not failed and result["checks"] else ("FAILED: " + "; ".join(failed) if failed else "not run"),
     ]
+    if metrics.get("skipped"):
+        cells[-1] += " (skipped: " + "; ".join(metrics["skipped"]) + ")"
     return "| " + " | ".join(cells) + " |"
+
+
+def screenshots(results: list[dict]) -> list[str]:
+    """Links to the pages headless Chromium saw (tests/e2e/browser.py), next to this file in e2e/."""
+    shots = [(result["name"], name) for result in results for name in result["metrics"].get("screenshots", [])]
+    if not shots:
+        return []
+    lines = ["## What a browser saw", "", "Headless Chromium through the stack's proxy (tests/e2e/browser.py).", ""]
+    for stack, name in shots:
+        lines += [f"### {stack}: [{name}]({REPORT_DIR.name}/{name})", "", f"![{name}]({REPORT_DIR.name}/{name})", ""]
+    return lines
 
 
 def write_summary(since: float = 0.0) -> Path | None:
@@ -57,6 +70,7 @@ def write_summary(since: float = 0.0) -> Path | None:
         "|---|---|---|---|---|---|---|---|---|---|",
         *(row(result) for result in results),
         "",
+        *screenshots(results),
     ]
     SUMMARY_MD.write_text("\n".join(lines))
     return SUMMARY_MD

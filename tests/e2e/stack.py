@@ -28,7 +28,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from tests.e2e import scenario_join, scenario_servers
+from tests.e2e import browser, scenario_join, scenario_servers
 from tests.nspawn import BUILD_SCRIPT, EXCHANGE_MOUNT, HttpResponse, Testbed, require_testbed, wheelhouse_path
 from tests.render import TEMPLATE_ROOT, render_cookiecutter, valid_for
 
@@ -799,6 +799,8 @@ def run_stack(answers: dict, workdir: Path) -> StackReport:
                 stack.check("dash endpoints and callback", stack.check_dash)
             if stack.framework == "django":
                 stack.check("django admin and its css", stack.check_django_admin)
+            for name, function in browser.checks(stack):  # headless Chromium, in one Dash and one Django stack
+                stack.check(name, function)
             stack.check("healthz reports the database", stack.check_healthz)
             stack.check("outside the prefix is not a 5xx", stack.check_outside_prefix)
             stack.check("security headers once", stack.check_security_headers_once)

@@ -1,0 +1,351 @@
+"""What a person sees: Debian's headless Chromium opens the stack's pages through its real proxy and waits for them.
+
+Chromium runs on the host, from the host's package, but inside the container's network namespace (nsenter --net):
+the container has loopback only (--private-network), so its 127.0.0.1:80 is the proxy and nothing else is. This keeps
+the testbed image free of a browser (some 300 MB) and needs no network between host and container. Chromium runs as
+`nobody`, with its own sandbox, never as root.
+
+It is driven with the DevTools protocol over --remote-debugging-pipe (JSON messages ending in NUL on its file
+descriptors 3 and 4): no websocket library, no driver. The checks wait for conditions in the rendered page, not for a
+fixed time:
+- Dash: the page's own requests (layout, dependencies, component suites, the callback's POST) answer under the prefix,
+  and the graph drawn by the callback shows the slider's value; then a key press on the slider makes the browser call
+  the callback again and the graph shows the new value.
+- Django admin: the login page's stylesheets arrive as text/css and are parsed, and the header has the background
+  colour that only the admin's CSS gives it (without the CSS it is transparent and the check fails).
+A screenshot of each page goes to build/reports/e2e/<stack>-<page>.png (linked from build/reports/e2e.md).
+"""
+
+import base64
+import contextlib
+import fcntl
+import json
+import os
+import select
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+# One Dash and one Django stack, installed as root (the --user stacks change more often): well under a minute added.
+BROWSER_STACKS = {"dash-gunicorn-nginx-systemd-sqlite", "django-uwsgi-apache-systemd-sqlite"}
+# Debian's /usr/bin/chromium is a launcher script that sources /etc/chromium.d (desktop settings); run the browser.
+CHROMIUM = ("/usr/lib/chromium/chromium", "chromium")
+ACCOUNT = "nobody"
+PAGE_TIMEOUT = 30
+WINDOW = (1280, 900)
+
+
+def find_chromium() -> str | None:
+    for name in CHROMIUM:
+        if path := shutil.which(name):
+            return path
+    return None
+
+
+def checks(stack) -> list[tuple[str, object]]:
+    """The browser checks for `stack`, if it is one of BROWSER_STACKS. Without Chromium they are left out and the
+    reason is recorded (report.metrics["skipped"]): the stack's test skips after its other checks ran, or fails
+    under CI=true (tests/e2e/test_stacks.py)."""
+    if stack.report.name not in BROWSER_STACKS:
+        return []
+    if find_chromium() is None:
+        reason = "browser checks: chromium not installed (Debian package chromium): run install-system-packages.sh"
+        stack.report.metrics.setdefault("skipped", []).append(reason)
+        return []
+    if stack.framework == "dash":
+        return [("browser: dash page drawn by its callback", lambda: check_dash_page(stack))]
+    if stack.framework == "django":
+        return [("browser: django admin login styled", lambda: check_admin_login(stack))]
+    return []
+
+
+class Browser:
+    """One headless Chromium in the container's network namespace, and one page (a DevTools session) in it."""
+
+    def __init__(self, leader_pid: int):
+        # Root's directory (its log) holding the browser account's home: root reads nothing the account can replace.
+        self.workdir = Path(tempfile.mkdtemp(prefix="e2e-chromium-"))
+        self.workdir.chmod(0o711)
+        self.profile = self.workdir / "home"
+        self.profile.mkdir(mode=0o700)
+        shutil.chown(self.profile, ACCOUNT)
+        to_browser_read, self.to_browser = os.pipe()
+        self.from_browser, from_browser_write = os.pipe()
+        # Chromium reads commands from fd 3 and writes to fd 4; bash puts the pipe ends there (dash, /bin/sh, takes
+        # single-digit descriptors only), from copies above 9 so that neither lands on the other's number.
+        child_ends = [fcntl.fcntl(fd, fcntl.F_DUPFD, 10) for fd in (to_browser_read, from_browser_write)]
+        os.close(to_browser_read)
+        os.close(from_browser_write)
+        width, height = WINDOW
+        command = [
+            "nsenter", f"--target={leader_pid}", "--net", "--",
+            "setpriv", f"--reuid={ACCOUNT}", "--regid=nogroup", "--clear-groups", "--",
+            "env", f"HOME={self.profile}",
+            find_chromium(),
+            "--headless", "--remote-debugging-pipe", f"--user-data-dir={self.profile}/data",
+            "--no-first-run", "--no-default-browser-check", "--disable-gpu", "--hide-scrollbars",
+            "--disable-extensions", "--disable-background-networking", "--disable-component-update",
+            f"--window-size={width},{height}", "about:blank",
+        ]  # fmt: skip
+        self.log = (self.workdir / "chromium.log").open("w+b")
+        self.process = subprocess.Popen(
+            ["bash", "-c", 'exec 3<&"$1" 4>&"$2"; shift 2; exec "$@"', "bash", *map(str, child_ends), *command],
+            stdin=subprocess.DEVNULL,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            pass_fds=child_ends,
+            start_new_session=True,
+        )
+        for fd in child_ends:
+            os.close(fd)
+        self.buffer = b""
+        self.next_id = 0
+        self.session = ""
+        self.events: list[dict] = []
+
+    def __enter__(self) -> "Browser":
+        try:
+            target = self.send("Target.createTarget", {"url": "about:blank"}, browser=True)["targetId"]
+            attached = self.send("Target.attachToTarget", {"targetId": target, "flatten": True}, browser=True)
+            self.session = attached["sessionId"]
+            for domain in ("Page", "Network", "Runtime"):
+                self.send(f"{domain}.enable")
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            os.close(self.to_browser)
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, 9)
+                self.process.wait(timeout=10)
+        with contextlib.suppress(OSError):
+            os.close(self.from_browser)
+        self.log.close()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def stderr_tail(self) -> str:
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")[-1500:]
+
+    # ------------------------------------------------------------ the protocol
+
+    def send(self, method: str, params: dict | None = None, *, browser: bool = False, timeout: float = 30) -> dict:
+        """One command; its result. Events that arrive meanwhile are kept in self.events."""
+        self.next_id += 1
+        message = {"id": self.next_id, "method": method, "params": params or {}}
+        if not browser:
+            message["sessionId"] = self.session
+        os.write(self.to_browser, json.dumps(message).encode() + b"\0")
+        deadline = time.monotonic() + timeout
+        while True:
+            reply = self.receive(deadline, method)
+            if reply.get("id") == self.next_id:
+                assert "error" not in reply, f"{method}: {reply['error']}"
+                return reply["result"]
+            if "method" in reply:
+                self.events.append(reply)
+
+    def receive(self, deadline: float, waiting_for: str) -> dict:
+        while b"\0" not in self.buffer:
+            remaining = deadline - time.monotonic()
+            assert remaining > 0, f"chromium did not answer {waiting_for} in time\n{self.stderr_tail()}"
+            ready, _, _ = select.select([self.from_browser], [], [], remaining)
+            if ready:
+                chunk = os.read(self.from_browser, 1 << 20)
+                assert chunk, f"chromium exited ({self.process.poll()})\n{self.stderr_tail()}"
+                self.buffer += chunk
+        message, _, self.buffer = self.buffer.partition(b"\0")
+        return json.loads(message)
+
+    def evaluate(self, expression: str) -> object:
+        result = self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True})
+        assert "exceptionDetails" not in result, f"{expression}: {result['exceptionDetails']}"
+        return result["result"].get("value")
+
+    def wait_for(self, expression: str, what: str, timeout: float = PAGE_TIMEOUT) -> object:
+        """Poll `expression` in the page until it is truthy; its value."""
+        deadline = time.monotonic() + timeout
+        while not (value := self.evaluate(expression)):
+            assert time.monotonic() < deadline, f"{what}: not seen after {timeout} s\n{self.summary()}"
+            time.sleep(0.2)
+        return value
+
+    def open(self, url: str, timeout: float = PAGE_TIMEOUT) -> None:
+        """Navigate and wait for the page's load event (its stylesheets, scripts and images are in)."""
+        seen = len(self.events)
+        result = self.send("Page.navigate", {"url": url})
+        assert not result.get("errorText"), f"{url}: {result['errorText']}"
+        deadline = time.monotonic() + timeout
+        while not any(event["method"] == "Page.loadEventFired" for event in self.events[seen:]):
+            assert time.monotonic() < deadline, f"{url}: no load event after {timeout} s\n{self.summary()}"
+            time.sleep(0.1)
+            self.send("Browser.getVersion", browser=True)  # reads the events that arrived meanwhile
+
+    def screenshot(self, path: Path) -> None:
+        data = self.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": False})["data"]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(base64.b64decode(data))
+
+    # ------------------------------------------------------------ what the page did
+
+    def responses(self) -> list[dict]:
+        """Every HTTP request of the page, in order: method, url, status, mime type (status 0: no response; a
+        response Chromium refused, a stylesheet sent as text/html, has its status from the ExtraInfo event only)."""
+        requests: dict[str, dict] = {}
+        for event in self.events:
+            params = event.get("params", {})
+            if event["method"] == "Network.requestWillBeSent":
+                request = {"method": params["request"]["method"], "url": params["request"]["url"], "status": 0}
+                requests[params["requestId"]] = {**request, "mime": "", "failed": ""}
+            elif (request := requests.get(params.get("requestId"))) is None:
+                continue
+            elif event["method"] == "Network.responseReceived":
+                request.update(status=params["response"]["status"], mime=params["response"]["mimeType"])
+            elif event["method"] == "Network.responseReceivedExtraInfo" and not request["status"]:
+                request["status"] = params.get("statusCode", 0)
+            elif event["method"] == "Network.loadingFailed":
+                request["failed"] = params.get("errorText", "failed")
+        return list(requests.values())
+
+    def problems(self) -> list[str]:
+        """Failed loads, uncaught exceptions and console errors of the page."""
+        found = [f"{r['method']} {r['url']}: {r['failed']}" for r in self.responses() if r["failed"]]
+        for event in self.events:
+            params = event.get("params", {})
+            if event["method"] == "Runtime.exceptionThrown":
+                details = params["exceptionDetails"]
+                found.append(f"exception: {details.get('exception', {}).get('description') or details.get('text')}")
+            elif event["method"] == "Runtime.consoleAPICalled" and params.get("type") == "error":
+                words = (str(arg.get("value", arg.get("description"))) for arg in params["args"])
+                found.append("console.error: " + " ".join(words))
+        return found
+
+    def summary(self) -> str:
+        lines = [f"{r['method']} {r['url']} -> {r['status']} {r['mime']} {r['failed']}" for r in self.responses()]
+        return "responses:\n" + "\n".join(lines) + "\nproblems:\n" + "\n".join(self.problems())
+
+
+def page_url(stack, path: str) -> str:
+    # Chromium resolves localhost with the host's /etc/hosts, to the namespace's loopback: the stack's server_name.
+    port = "" if stack.port == 80 else f":{stack.port}"
+    return f"http://localhost{port}{path}"
+
+
+def screenshot_path(stack, page: str) -> Path:
+    from tests.e2e.stack import REPORT_DIR
+
+    return REPORT_DIR / f"{stack.report.name}-{page}.png"
+
+
+def record_screenshot(stack, browser: Browser, page: str) -> None:
+    path = screenshot_path(stack, page)
+    browser.screenshot(path)
+    stack.report.metrics.setdefault("screenshots", []).append(path.name)
+
+
+def favicon_url(origin: str) -> str:
+    return f"http://{origin}/favicon.ico"
+
+
+def assert_same_origin_answers(browser: Browser, origin: str, prefix: str) -> list[dict]:
+    """The page's requests to the stack: all under the prefix, none answered with an error."""
+    # Not the page's: a browser asks the site's root for /favicon.ico when a page names no icon (Django's admin).
+    own = [r for r in browser.responses() if urlsplit(r["url"]).netloc == origin and r["url"] != favicon_url(origin)]
+    assert own, f"no responses from {origin}\n{browser.summary()}"
+    outside = [r["url"] for r in own if not urlsplit(r["url"]).path.startswith(prefix + "/")]
+    assert not outside, f"requests outside {prefix}/: {outside}"
+    failed = [f"{r['method']} {r['url']} -> {r['status']} {r['failed']}" for r in own if not 200 <= r["status"] < 400]
+    assert not failed, f"failed requests: {failed}\n{browser.summary()}"
+    return own
+
+
+# The Dash graph's title as Plotly drew it in the page (SVG text), and the value the slider shows.
+GRAPH_TITLE = "document.querySelector('#wave .gtitle')?.textContent || ''"
+SLIDER = "document.querySelector('#frequency [role=slider]')"
+
+
+def check_dash_page(stack) -> None:
+    from tests.e2e.stack import PREFIX
+
+    url = page_url(stack, f"{PREFIX}/")
+    with Browser(stack.testbed.leader_pid) as browser:
+        browser.open(url)
+        value = browser.wait_for(f"{SLIDER}?.getAttribute('aria-valuenow')", "the frequency slider")
+        # Drawn by the callback once the browser has the layout and dependencies and has POSTed the slider's value.
+        title = browser.wait_for(f"(t => t.includes(' {value} Hz') && t)({GRAPH_TITLE})", f"a graph of {value} Hz")
+        record_screenshot(stack, browser, "dash")
+        own = assert_same_origin_answers(browser, urlsplit(url).netloc, PREFIX)
+        paths = [(r["method"], urlsplit(r["url"]).path) for r in own]
+        for wanted in (("GET", f"{PREFIX}/_dash-layout"), ("GET", f"{PREFIX}/_dash-dependencies")):
+            assert wanted in paths, f"the page did not request {wanted}: {paths}"
+        callbacks = [path for path in paths if path == ("POST", f"{PREFIX}/_dash-update-component")]
+        assert callbacks, f"the page made no callback request: {paths}"
+        assert any("/_dash-component-suites/" in path for _, path in paths), f"no component suites loaded: {paths}"
+        # A person moves the slider (keyboard: focus its handle, one step right); the browser calls the callback again.
+        browser.evaluate(f"{SLIDER}.focus()")
+        for kind in ("keyDown", "keyUp"):
+            browser.send(
+                "Input.dispatchKeyEvent",
+                {"type": kind, "key": "ArrowRight", "code": "ArrowRight", "windowsVirtualKeyCode": 39},
+            )
+        now = f"{SLIDER}.getAttribute('aria-valuenow')"
+        moved = browser.wait_for(f"{now} !== '{value}' && {now}", "the slider moved")
+        browser.wait_for(f"{GRAPH_TITLE}.includes(' {moved} Hz')", f"the graph redrawn at {moved} Hz")
+        again = [r for r in browser.responses() if urlsplit(r["url"]).path == f"{PREFIX}/_dash-update-component"]
+        assert len(again) > len(callbacks), f"the graph changed without a callback request: {browser.summary()}"
+        assert not browser.problems(), browser.summary()
+        stack.report.metrics["browser_dash"] = {"graph_title": title, "requests": len(browser.responses())}
+
+
+# Only Django's admin CSS sets these: the --secondary colour on :root and the header's background from it.
+ADMIN_STYLE = """(() => {
+    const header = document.querySelector('#header');
+    const sheets = [...document.querySelectorAll('link[rel=stylesheet]')].map(link => {
+        let rules = -1;
+        try { rules = link.sheet ? link.sheet.cssRules.length : -1; } catch (error) { rules = -2; }
+        return {href: link.href, rules};
+    });
+    return {
+        secondary: getComputedStyle(document.documentElement).getPropertyValue('--secondary').trim(),
+        header: header ? getComputedStyle(header).backgroundColor : null,
+        form: !!document.querySelector('#login-form #id_username'),
+        sheets,
+    };
+})()"""
+TRANSPARENT = "rgba(0, 0, 0, 0)"
+CSS_OK = (200, "text/css")
+
+
+def check_admin_login(stack) -> None:
+    from tests.e2e.stack import PREFIX
+
+    url = page_url(stack, f"{PREFIX}/admin/login/")
+    with Browser(stack.testbed.leader_pid) as browser:
+        browser.open(url)
+        record_screenshot(stack, browser, "admin-login")
+        style = browser.evaluate(ADMIN_STYLE)
+        assert style["form"], f"no login form on the page\n{browser.summary()}"
+        assert style["sheets"], "no stylesheet linked from the admin login page"
+        unparsed = [sheet["href"] for sheet in style["sheets"] if sheet["rules"] <= 0]
+        assert not unparsed, f"stylesheets not applied (missing, empty, not CSS): {unparsed}\n{browser.summary()}"
+        css = [r for r in browser.responses() if urlsplit(r["url"]).path.endswith(".css")]
+        wrong = [f"{r['url']} -> {r['status']} {r['mime']}" for r in css if (r["status"], r["mime"]) != CSS_OK]
+        assert css and not wrong, f"stylesheets: {wrong or 'none requested'}"
+        assert style["secondary"], f"the admin's CSS variables are not defined: {style}"
+        assert style["header"] not in (None, TRANSPARENT), f"the admin header is not styled: {style}"
+        assert_same_origin_answers(browser, urlsplit(url).netloc, PREFIX)
+        assert not browser.problems(), browser.summary()
+        stack.report.metrics["browser_admin"] = {"header_background": style["header"], "stylesheets": len(css)}
