@@ -9,6 +9,8 @@
 #                                       database{{ ", lingering" if cookiecutter.supervisor == "systemd" else "" }})
 #   ... --join                          join the proxy site someone else runs for the domain: only the app's lines are
 #                                       installed, and the one line that site must include is printed
+#   ... --rollback [RELEASE]            back to the release before the live one (or RELEASE), gracefully
+#   ... --keep N                        keep the N newest releases (default 5)
 #   ... --python PATH                   make the virtualenv with that Python (conda, pyenv, self-built; >= {{ cookiecutter.python_version }})
 #
 # Safe to run again after every code change: it only changes what differs, then reloads (or restarts) the app.
@@ -26,10 +28,12 @@ source "$STEPS_DIR/project.sh"
 source "$STEPS_DIR/common.sh"
 # shellcheck source=steps/base.sh
 source "$STEPS_DIR/base.sh"
+# shellcheck source=steps/releases.sh
+source "$STEPS_DIR/releases.sh"
 # The files of this project's answers.
 for step in "$STEPS_DIR"/*.sh; do
     case ${step##*/} in
-        project.sh | common.sh | base.sh) continue ;;
+        project.sh | common.sh | base.sh | releases.sh) continue ;;
     esac
     # shellcheck source=/dev/null
     source "$step"
@@ -42,8 +46,8 @@ os_value rhel NOLOGIN /sbin/nologin
 
 usage() {
     cat <<USAGE
-usage: $0 [--root DIR] [--os debian|rhel] [--no-packages] [--python PATH] [--join]
-       $0 --user [--python PATH] [--join]{% if cookiecutter.supervisor == 'supervisord' %} [--no-crontab]{% endif %}
+usage: $0 [--root DIR] [--os debian|rhel] [--no-packages] [--python PATH] [--join] [--keep N]
+       $0 --user [--python PATH] [--join] [--keep N]{% if cookiecutter.supervisor == 'supervisord' %} [--no-crontab]{% endif %}
   --root DIR      install the files under DIR; print, do not run, the commands that change the system
   --os FAMILY     debian or rhel (default: from /etc/os-release)
   --no-packages   do not install distribution packages
@@ -52,6 +56,10 @@ usage: $0 [--root DIR] [--os debian|rhel] [--no-packages] [--python PATH] [--joi
   --join          add the app to the proxy site (server block, virtual host) someone else runs for the domain,
                   HTTP or HTTPS: install only the app's lines and print the one line that site must include, instead
                   of a site of its own (which the proxy would ignore beside another of the same name)
+  --rollback [RELEASE]
+                  switch back to the release before the live one, or to RELEASE (a name in $RELEASES_DIR),
+                  reload gracefully and check $HEALTH_URL (with --user as the account)
+  --keep N        keep the N newest releases in $RELEASES_DIR (default $KEEP_RELEASES), remove older ones
   --python PATH   the Python (>= $PYTHON_VERSION) that makes the virtualenv, e.g. a conda, pyenv or self-built one
                   (default: the first of python$PYTHON_VERSION, python3, python3.N on PATH that is new enough)
 {% if cookiecutter.supervisor == 'supervisord' %}
@@ -71,6 +79,15 @@ parse_arguments() {
             --user) user=1; INSTALL_PACKAGES=0; shift ;;
             --join) JOIN=1; shift ;;
             --python) PYTHON=${2:?--python needs the path of a Python}; shift 2 ;;
+            --keep) KEEP_RELEASES=${2:-}; shift $(($# > 1 ? 2 : 1)) ;;
+            --rollback)
+                ROLLBACK=1
+                shift
+                if [[ $# -gt 0 && $1 != -* ]]; then
+                    ROLLBACK_TO=$1
+                    shift
+                fi
+                ;;
 {% if cookiecutter.supervisor == 'supervisord' %}
             --no-crontab)
                 # shellcheck disable=SC2034 # read by steps/supervisor-supervisord.sh
@@ -82,6 +99,7 @@ parse_arguments() {
             *) usage >&2; exit 2 ;;
         esac
     done
+    [[ $KEEP_RELEASES =~ ^[1-9][0-9]*$ ]] || die "--keep: the number of releases to keep, 1 or more, not '$KEEP_RELEASES'"
     if [[ $user == 1 ]]; then
         use_account
     elif ! dry_run && [[ $(id -u) -ne 0 ]]; then
@@ -98,6 +116,10 @@ parse_arguments() {
 main() {
     parse_arguments "$@"
     detect_os
+    if [[ $ROLLBACK == 1 ]]; then
+        roll_back
+        return
+    fi
     if [[ $INSTALL_PACKAGES == 1 ]]; then
         run_phase packages
         install_packages
@@ -107,11 +129,13 @@ main() {
     run_phase preflight
     ensure_user
     ensure_directories
+    # A new release, prepared beside the live one (migrations and static files included), then switched to.
     copy_code
     ensure_env_file
     ensure_virtualenv
     run_phase database
     run_phase prepare_app
+    go_live
     run_phase start
     if has_phase proxy; then
         let_proxy_in
@@ -120,6 +144,9 @@ main() {
         joining || run_phase tls
         run_phase proxy
     fi
+    # Through the real path: on failure, back to the previous release and a non-zero exit.
+    health_gate "${RELEASE_DIR##*/}"
+    prune_releases
     summary
 }
 

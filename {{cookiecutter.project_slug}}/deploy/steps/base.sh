@@ -1,7 +1,7 @@
 # shellcheck shell=bash
-# The steps every project has: its account, its code, its directories, its secrets and its virtualenv.
+# The steps every project has: its account, its directories and its secrets (its code and virtualenv: releases.sh).
 
-# What the server never gets from the checkout: its own secrets, virtualenv and generated files.
+# What a release never gets from the checkout: the server's own secrets, virtualenv and generated files.
 KEPT_ON_SERVER=(.env .venv .git instance staticfiles)
 
 need_packages debian python3 python3-venv
@@ -15,45 +15,6 @@ ensure_user() {
     else
         say "user $APP_NAME exists"
     fi
-}
-
-# find(1) arguments that skip what KEPT_ON_SERVER names (and Python's caches).
-kept_paths() {
-    local name
-    printf '%s\0' '(' -name __pycache__
-    for name in "${KEPT_ON_SERVER[@]}"; do
-        printf '%s\0' -o -path "./$name"
-    done
-    printf '%s\0' ')' -prune -o
-}
-
-# The project's files, one per line, relative to directory $1 (what is kept on the server left out).
-project_files() {
-    local arguments=()
-    mapfile -d '' arguments < <(kept_paths)
-    (cd "$1" && find . "${arguments[@]}" '(' -type f -o -type l ')' -print) | LC_ALL=C sort
-}
-
-copy_code() {
-    local target=$ROOT$APP_DIR name excludes=(--exclude=__pycache__) stale
-    if [[ $(realpath -m "$SOURCE_DIR") == "$(realpath -m "$target")" ]]; then
-        say "code is already in $APP_DIR"
-        return
-    fi
-    # Made by an administrator with --user: its mode and group stay.
-    [[ -d $target ]] || install -d -m 0755 "$target"
-    for name in "${KEPT_ON_SERVER[@]}"; do
-        excludes+=("--exclude=./$name")
-    done
-    tar -C "$SOURCE_DIR" "${excludes[@]}" -cf - . | tar -C "$target" --no-same-owner -xf -
-    # What the project no longer has goes: a deleted module or migration must not keep running.
-    while IFS= read -r stale; do
-        rm -f "$target/$stale"
-        say "removed ${stale#./} (no longer in the project)"
-    done < <(LC_ALL=C comm -13 <(project_files "$SOURCE_DIR") <(project_files "$target"))
-    find "$target" -mindepth 1 -type d -empty -not -path "$target/.venv/*" -delete
-    find "$target" \( -path "$target/.venv" -o -path "$target/.env" \) -prune -o -exec chmod u+rwX,go+rX,go-w {} +
-    say "copied $SOURCE_DIR to $APP_DIR"
 }
 
 ensure_directories() {
@@ -94,7 +55,7 @@ ensure_env_file() {
     local env_file=$ROOT$APP_DIR/.env python=$PYTHON
     # A dry run without the Python it names uses any.
     [[ -x $(command -v "$python") ]] || python=$(command -v python3) || die "python3 is missing"
-    "$python" - "$ROOT$APP_DIR/$PACKAGE/envfile.py" "$env_file" <<'PYTHON'
+    "$python" - "$ROOT$RELEASE_DIR/$PACKAGE/envfile.py" "$env_file" <<'PYTHON'
 import importlib.util
 import sys
 from pathlib import Path
@@ -175,21 +136,13 @@ root_may_run() {
 print(os.path.realpath(sys.executable)); print(sysconfig.get_path("stdlib"))')
 }
 
-ensure_virtualenv() {
-    local venv=$ROOT$APP_DIR/.venv
-    if [[ ! -x $venv/bin/python ]]; then
-        run "$PYTHON" -m venv "$venv"
-    fi
-    run "$venv/bin/python" -m pip install --quiet --upgrade pip
-    run "$venv/bin/python" -m pip install --quiet --editable "$ROOT$APP_DIR"
-}
-
-# manage.py as the account the server runs as, with the settings it runs with (from .env), in the code directory.
+# manage.py of the release being installed, as the account the server runs as, with the settings it runs with (from
+# .env), in the release's directory.
 manage() {
     if user_mode; then
-        (cd "$APP_DIR" && run "$APP_DIR/.venv/bin/python" "$APP_DIR/manage.py" "$@")
+        (cd "$RELEASE_DIR" && run "$RELEASE_DIR/.venv/bin/python" "$RELEASE_DIR/manage.py" "$@")
     else
-        (cd "$ROOT$APP_DIR" && run runuser -u "$APP_NAME" -- "$APP_DIR/.venv/bin/python" "$APP_DIR/manage.py" "$@")
+        (cd "$ROOT$RELEASE_DIR" && run runuser -u "$APP_NAME" -- "$RELEASE_DIR/.venv/bin/python" "$RELEASE_DIR/manage.py" "$@")
     fi
 }
 

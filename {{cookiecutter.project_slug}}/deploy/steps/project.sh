@@ -9,6 +9,10 @@ URL_PREFIX="{{ cookiecutter.__url_prefix }}"
 PYTHON_VERSION="{{ cookiecutter.python_version }}"
 
 APP_DIR="{{ cookiecutter.__app_dir }}"
+# The live release: a link to one of RELEASES_DIR (steps/releases.sh), whose virtualenvs are in VENVS_DIR.
+CODE_DIR="{{ cookiecutter.__code_dir }}"
+RELEASES_DIR=$APP_DIR/releases
+VENVS_DIR=$APP_DIR/venvs
 STATE_DIR="{{ cookiecutter.__data_dir }}"
 RUN_DIR="{{ cookiecutter.__run_dir }}"
 LOG_DIR="{{ cookiecutter.__log_dir }}"
@@ -16,5 +20,8 @@ LOG_DIR="{{ cookiecutter.__log_dir }}"
 SERVICE_USER=$APP_NAME
 SERVICE_GROUP=$APP_NAME
 SCHEME=http
+# Where install.sh checks the app after switching releases: the way clients come in, on this machine.
+HEALTH_PORT={{ cookiecutter.port if cookiecutter.proxy == 'none' else (443 if cookiecutter.tls in ['certbot', 'certificate'] else 80) }}
+HEALTH_URL="{{ 'https' if cookiecutter.tls in ['certbot', 'certificate'] else 'http' }}://$DOMAIN:$HEALTH_PORT$URL_PREFIX/healthz"
 # A unix socket (mode 660, group $SERVICE_GROUP): the proxy's user must join that group to connect.
 PROXY_JOINS_GROUP={{ "yes" if cookiecutter.bind == "unix" else "no" }}
