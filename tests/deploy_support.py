@@ -196,10 +196,11 @@ def relocate(text: str, slug: str, scratch: Path, certificates: Path) -> str:
 
 def make_scratch_tree(scratch: Path, slug: str) -> None:
     """Directories and executables the relocated files name."""
-    for directory in ("log", "run", "acme", f"srv/{slug}/deploy", f"srv/{slug}/.venv/bin"):
+    # current: the live release (deploy/install.sh's link), which the files name.
+    for directory in ("log", "run", "acme", f"srv/{slug}/current/deploy", f"srv/{slug}/current/.venv/bin"):
         (scratch / directory).mkdir(parents=True, exist_ok=True)
     for server in ("gunicorn", "uwsgi"):
-        stub = scratch / "srv" / slug / ".venv" / "bin" / server
+        stub = scratch / "srv" / slug / "current" / ".venv" / "bin" / server
         stub.write_text("#!/bin/sh\nexit 0\n")
         stub.chmod(0o755)
 

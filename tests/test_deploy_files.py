@@ -142,7 +142,8 @@ def consistency_problems(answers: dict, files: dict[str, str]) -> list[str]:
         if prefix and name in files:
             expect(f"{prefix}/" in files[name], f"{name}: names {prefix}/ for manage.py check")
 
-    static = f"/srv/{SLUG}/staticfiles/" if answers["framework"] == "django" else f"/srv/{SLUG}/my_web_app/static/"
+    code = f"/srv/{SLUG}/current"  # the live release
+    static = f"{code}/staticfiles/" if answers["framework"] == "django" else f"{code}/my_web_app/static/"
     if answers["proxy"] == "nginx":
         site, lines = files["nginx.conf"], files["nginx-shared-site.conf"]
         expect(f"\n    include snippets/{SLUG}.conf;\n" in site, "nginx: the site includes the app's lines")

@@ -112,12 +112,29 @@ def test_install_script_is_executable(installed):
 
 def test_code_is_copied_without_secrets_or_local_state(installed):
     project, root = installed[2], installed[3]
-    app = root / "srv" / SLUG
+    app = root / "srv" / SLUG / "current"
     for name in ("manage.py", "wsgi.py", "pyproject.toml", "deploy/install.sh", "my_web_app/envfile.py"):
         assert (app / name).is_file(), name
         assert (app / name).read_bytes() == (project / name).read_bytes()
-    assert not (app / ".git").exists() and not (app / ".venv").exists()
+    assert not (app / ".git").exists()
+    # .env and the virtualenv live outside the release; the release links to them.
+    assert os.readlink(app / ".env") == "../../.env"
+    assert os.readlink(app / ".venv").startswith("../../venvs/")
     assert (app / ".env").read_text() != (project / ".env").read_text(), "the server makes its own secrets"
+
+
+def test_each_install_is_a_release_and_current_links_the_last(installed):
+    """Two runs, two releases; `current` names the second by a relative link; both share one virtualenv (the same
+    dependencies); nothing of the code is outside the releases."""
+    root = installed[3]
+    app = root / "srv" / SLUG
+    releases = sorted(path.name for path in (app / "releases").iterdir())
+    assert len(releases) == 2, releases
+    assert os.readlink(app / "current") == f"releases/{releases[1]}"
+    venvs = {os.readlink(app / "releases" / name / ".venv") for name in releases}
+    assert len(venvs) == 1 and venvs.pop().startswith("../../venvs/")  # made for real only outside a dry run
+    assert sorted(path.name for path in app.iterdir()) == [".env", "current", "releases", "venvs"]
+    assert f"live release: {releases[1]} (/srv/{SLUG}/current)" in installed[5].stdout
 
 
 def test_env_file_holds_fresh_secrets_and_data_dir(installed):
@@ -152,7 +169,8 @@ def test_system_changes_are_printed_not_made(installed):
     assert f"would run: useradd --system --user-group --home-dir /var/lib/{SLUG}" in out
     assert ("would run: apt-get update" in out) == (os_family == "debian")
     assert ("would run: dnf install" in out) == (os_family == "rhel")
-    assert "-m pip install --quiet --editable" in out
+    assert "-m pip install --quiet --requirement" in out
+    assert "--resolve" in out and "/healthz" in out  # the health check, printed
     if answers["proxy"] != "none" and answers["bind"] == "unix":
         assert f"would run: usermod --append --groups {SLUG} " in out
     if answers["supervisor"] == "systemd":
@@ -265,3 +283,55 @@ def test_join_installs_only_the_app_lines_and_prints_the_include(tmp_path, case)
     assert f"install.sh: as root: {test}\n" in result.stdout
     # The certificate is the joined site's: no certificate step.
     assert "/etc/ssl/my-web-app" not in result.stdout
+
+
+# ---------------------------------------------------------------- releases: --keep, --rollback (dry run)
+# The real switch, health check and rollback under load run in tests/e2e (scenario_releases.py).
+def run_with(project: Path, root: Path, *arguments: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [require_tool("bash"), str(project / "deploy" / "install.sh"), "--root", str(root), "--os", "debian",
+         *arguments],
+        capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+
+
+def test_keep_prunes_old_releases_and_rollback_switches_back(tmp_path):
+    project = render_cookiecutter(tmp_path / "project", supervisor="systemd", database="none")
+    root = tmp_path / "root"
+    app = root / "srv" / SLUG
+    for _ in range(3):
+        result = run_with(project, root, "--keep", "2")
+        assert result.returncode == 0 and result.stderr == "", result.stdout + result.stderr
+    releases = sorted(path.name for path in (app / "releases").iterdir())
+    assert len(releases) == 2 and "removed release " in result.stdout, result.stdout
+    assert os.readlink(app / "current") == f"releases/{releases[1]}"
+
+    back = run_with(project, root, "--rollback")
+    assert back.returncode == 0 and back.stderr == "", back.stdout + back.stderr
+    assert os.readlink(app / "current") == f"releases/{releases[0]}"
+    assert f"would run: systemctl reload {SLUG}" in back.stdout and "/healthz" in back.stdout
+    assert f"rolled back from {releases[1]} to {releases[0]}" in back.stdout
+    assert "release " not in back.stdout.split("live release:")[0], "a rollback copies no code"
+
+    forward = run_with(project, root, "--rollback", releases[1])
+    assert forward.returncode == 0, forward.stdout + forward.stderr
+    assert os.readlink(app / "current") == f"releases/{releases[1]}"
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--keep", "0"], "--keep: the number of releases to keep, 1 or more, not '0'"),
+        (["--rollback"], "--rollback: /srv/my-web-app/current is not a link to a release"),
+        (["--rollback", "../etc"], "--rollback: no release '../etc' in /srv/my-web-app/releases"),
+    ],
+    ids=["keep-0", "nothing-installed", "bad-name"],
+)
+def test_release_options_are_refused_clearly(tmp_path, arguments, message):
+    project = render_cookiecutter(tmp_path / "project", supervisor="systemd", database="none")
+    root = tmp_path / "root"
+    if "../etc" in arguments:
+        assert run_with(project, root).returncode == 0
+    result = run_with(project, root, *arguments)
+    assert result.returncode != 0
+    assert f"install.sh: error: {message}" in result.stderr, result.stdout + result.stderr

@@ -133,7 +133,7 @@ def finish(stack, install_output: str) -> None:
     if stack.user_mode:
         # The administrator is shown what they are asked to include, line by line.
         shown = "\n".join(line[6:] for line in install_output.splitlines() if line.startswith("    | "))
-        copy = stack.run(["cat", f"{stack.app_dir}/deploy/nginx-shared-site.conf"]).stdout
+        copy = stack.run(["cat", f"{stack.code_dir}/deploy/nginx-shared-site.conf"]).stdout
         assert shown.strip() and shown.strip() == copy.strip(), "the snippet's content is not shown as installed"
     stack.report.metrics["join_include_line"] = lines[0]
     site = home_site(JOIN_STACKS[stack.report.name])

@@ -86,9 +86,9 @@ def check_switch_to_scram(stack: Stack) -> None:
     stack.run(["bash", "-c", "rm /etc/postgresql/*/main/conf.d/md5.conf"])
     postgres(stack, "SELECT pg_reload_conf()")
     assert postgres(stack, "SHOW password_encryption") == "scram-sha-256"
-    steps = f"{stack.app_dir}/deploy/steps"
+    steps = f"{stack.code_dir}/deploy/steps"
     step = (
-        f"cd {steps} && SOURCE_DIR={stack.app_dir} && source ./project.sh && source ./common.sh && "
+        f"cd {steps} && SOURCE_DIR={stack.code_dir} RELEASE_DIR={stack.code_dir} && source ./project.sh && source ./common.sh && "
         "source ./database-postgresql.sh && OS_FAMILY=debian && postgresql_database"
     )
     first = stack.run(["bash", "-c", step]).stdout
@@ -102,7 +102,7 @@ def check_switch_to_scram(stack: Stack) -> None:
     assert ours == [["host", PACKAGE, PACKAGE, "127.0.0.1/32", "scram-sha-256"]], ours
     url = stack.run(["sed", "-n", "s/^DATABASE_URL=//p", f"{stack.app_dir}/.env"]).stdout.strip()
     connect = "import sys, psycopg; psycopg.connect(sys.argv[1], connect_timeout=5).close()"
-    stack.run([f"{stack.app_dir}/.venv/bin/python", "-c", connect, url])
+    stack.run([f"{stack.code_dir}/.venv/bin/python", "-c", connect, url])
 
 
 def client_curl(stack: Stack, port: int, path: str, seconds: float) -> str:
@@ -120,7 +120,7 @@ def check_through_ufw(stack: Stack) -> None:
     # The installed firewall step again (what every later install.sh run does): as root it finds the port open and
     # leaves the rules alone.
     if not stack.user_mode:
-        steps = f"{stack.app_dir}/deploy/steps"
+        steps = f"{stack.code_dir}/deploy/steps"
         again = stack.run(["bash", "-c", f"cd {steps} && source ./project.sh && source ./common.sh && "
                                          "source ./firewall.sh && open_firewall"]).stdout  # fmt: skip
         assert again == "install.sh: ufw: 80/tcp is open\n", again

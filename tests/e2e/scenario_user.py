@@ -62,9 +62,9 @@ def before_user_install(stack: Stack) -> None:
 
 
 def check_venv_python(stack: Stack) -> None:
-    config = stack.run(["cat", f"{stack.app_dir}/.venv/pyvenv.cfg"]).stdout
+    config = stack.run(["cat", f"{stack.code_dir}/.venv/pyvenv.cfg"]).stdout
     assert re.search(rf"^home = {re.escape(OPT_PREFIX)}/bin$", config, re.M), config
-    base = stack.run([f"{stack.app_dir}/.venv/bin/python", "-c", "import sys; print(sys.base_prefix)"]).stdout
+    base = stack.run([f"{stack.code_dir}/.venv/bin/python", "-c", "import sys; print(sys.base_prefix)"]).stdout
     assert base.strip() == OPT_PREFIX, base
 
 
@@ -121,7 +121,7 @@ def check_root_loads_only_root_files(stack: Stack) -> None:
 def check_own_edits_change_nothing_root_runs(stack: Stack) -> None:
     """The account changes its site file (deploy/, which install.sh --user showed the administrator): after the
     proxy reloads, nothing of it is in what the proxy runs, and the site still serves."""
-    copy = f"{stack.app_dir}/deploy/{stack.proxy}.conf"
+    copy = f"{stack.code_dir}/deploy/{stack.proxy}.conf"
     marker = "# e2e: written by the account"
     before = stack.run(["cat", *proxy_files(stack)]).stdout
     stack.run(stack.as_user("bash", "-c", f"printf '%s\\n' {shlex.quote(marker)} >> {copy}"))
@@ -141,7 +141,7 @@ def check_crontab_line(stack: Stack) -> None:
     """Exactly one @reboot line, the command install.sh starts supervisord with, after the several install.sh runs
     of the stack (install, reload under load, redeploys)."""
     crontab = stack.run(["crontab", "-u", USER, "-l"]).stdout
-    expected = f"@reboot {stack.app_dir}/.venv/bin/supervisord -c {USER_CONF_DIR}/supervisord.conf"
+    expected = f"@reboot {stack.code_dir}/.venv/bin/supervisord -c {USER_CONF_DIR}/supervisord.conf"
     lines = [line for line in crontab.splitlines() if line.startswith("@reboot")]
     assert lines == [expected], f"crontab of {USER}:\n{crontab}"
 

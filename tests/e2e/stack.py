@@ -193,6 +193,8 @@ class Stack:
         self.checkout = f"{USER_HOME}/checkout" if self.user_mode else CHECKOUT
         # The same layout as root and with --user.
         self.app_dir = f"/srv/{SLUG}"
+        # The live release (a link install.sh switches; tests/e2e/scenario_releases.py); .env stays in app_dir.
+        self.code_dir = f"{self.app_dir}/current"
         self.log_dir = f"/var/log/{SLUG}"
         self.client = f"{EXCHANGE_MOUNT}/client.py"
         (testbed.exchange / "client.py").write_text(CLIENT.read_text())
@@ -292,7 +294,7 @@ class Stack:
 
     def control(self, *action: str) -> list[str]:
         if self.user_mode and self.supervisor == "supervisord":
-            supervisorctl = f"{self.app_dir}/.venv/bin/supervisorctl"
+            supervisorctl = f"{self.code_dir}/.venv/bin/supervisorctl"
             return self.as_user(supervisorctl, "-c", f"{USER_CONF_DIR}/supervisord.conf", *action, SLUG)
         if self.supervisor == "systemd":
             # Taking the site down means stopping the socket too: with only the service stopped, the next request
@@ -365,8 +367,8 @@ class Stack:
 
     def static_file_on_disk(self) -> str:
         if self.framework == "django":
-            return f"{self.app_dir}/staticfiles/style.css"
-        return f"{self.app_dir}/{PACKAGE}/static/style.css"
+            return f"{self.code_dir}/staticfiles/style.css"
+        return f"{self.code_dir}/{PACKAGE}/static/style.css"
 
     def check_static(self) -> None:
         """Served by the proxy from disk: same bytes as the file, cache headers, and the app never sees it (its
@@ -668,11 +670,11 @@ class Stack:
         old_jar, new_jar = "/root/rotation-old.txt", "/root/rotation-new.txt"
         self.open_form(old_jar)
         old_session = self.session_cookie(old_jar)
-        manage = [f"{self.app_dir}/.venv/bin/python", f"{self.app_dir}/manage.py"]
+        manage = [f"{self.code_dir}/.venv/bin/python", f"{self.code_dir}/manage.py"]
         env_file = f"{self.app_dir}/.env"
         key_before = self.run(["grep", "^SECRET_KEY=", env_file]).stdout
         rotate = self.as_service_account(*manage, "init-config", "--rotate")
-        rotated = self.run(["bash", "-c", f"cd {self.app_dir} && {shlex.join(rotate)}"])
+        rotated = self.run(["bash", "-c", f"cd {self.code_dir} && {shlex.join(rotate)}"])
         assert "SECRET_KEY (rotated" in rotated.stdout and "reload it gracefully" in rotated.stdout, rotated.stdout
         assert self.run(["grep", "^SECRET_KEY=", env_file]).stdout != key_before, "init-config --rotate kept the key"
         self.reload_and_wait()
@@ -701,9 +703,9 @@ class Stack:
         password, the app reloads with it, and the database pages work (a note written after, the old ones kept)."""
         notes_before = self.get(f"{PREFIX}/notes").text
         url_before = self.run(["grep", "^DATABASE_URL=", f"{self.app_dir}/.env"]).stdout
-        manage = [f"{self.app_dir}/.venv/bin/python", f"{self.app_dir}/manage.py"]
+        manage = [f"{self.code_dir}/.venv/bin/python", f"{self.code_dir}/manage.py"]
         rotate = self.as_service_account(*manage, "init-config", "--rotate-database-password")
-        rotated = self.run(["bash", "-c", f"cd {self.app_dir} && {shlex.join(rotate)}"])
+        rotated = self.run(["bash", "-c", f"cd {self.code_dir} && {shlex.join(rotate)}"])
         assert "DATABASE_URL (a new password)" in rotated.stdout and "deploy/install.sh" in rotated.stdout, (
             rotated.stdout
         )
@@ -738,7 +740,7 @@ class Stack:
             on_server = [
                 name
                 for name in extra
-                if self.run(["test", "-e", f"{self.app_dir}/{name}"], check=False).returncode == 0
+                if self.run(["test", "-e", f"{self.code_dir}/{name}"], check=False).returncode == 0
             ]
             if version == "v1":
                 assert on_server == list(extra), f"v1 not installed: {on_server}"

@@ -2,6 +2,7 @@
 # The steps every project has: its account, its directories and its secrets (its code and virtualenv: releases.sh).
 
 # What a release never gets from the checkout: the server's own secrets, virtualenv and generated files.
+# shellcheck disable=SC2034 # read by steps/releases.sh
 KEPT_ON_SERVER=(.env .venv .git instance staticfiles)
 
 need_packages debian python3 python3-venv

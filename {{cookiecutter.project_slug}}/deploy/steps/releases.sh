@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2153 # RELEASES_DIR and PYTHON come from project.sh and install.sh
 # Releases. Each install copies the code into a release of its own, RELEASES_DIR/<id>, prepares it (virtualenv,
 # migrations, static files) while the live one serves, then switches CODE_DIR, the link every file in deploy/ names,
 # to it, reloads gracefully and checks /healthz through the real path; if that fails it switches back. A virtualenv is
@@ -9,8 +9,10 @@ need_packages rhel curl
 
 RELEASE_DIR=""      # the release this run installs (copy_code)
 PREVIOUS_RELEASE="" # the live release before the switch, if any
+# shellcheck disable=SC2034 # read by the supervisor's step (its reload phase)
 VENV_CHANGED=0      # the switch changes the virtualenv: the server restarts instead of reloading (reload phase)
 KEEP_RELEASES=5     # install.sh --keep N
+# shellcheck disable=SC2034 # read by install.sh
 ROLLBACK=0          # install.sh --rollback [RELEASE]
 ROLLBACK_TO=""
 
@@ -35,8 +37,14 @@ copy_code() {
     [[ -d $ROOT$APP_DIR ]] || install -d -m 0755 "$ROOT$APP_DIR"
     [[ -d $ROOT$RELEASES_DIR ]] || install -d -m 0755 "$ROOT$RELEASES_DIR"
     PREVIOUS_RELEASE=$(live_release) || PREVIOUS_RELEASE=""
-    id=$(date -u +%Y%m%dT%H%M%SZ)
-    [[ ! -e $ROOT$RELEASES_DIR/$id ]] || id=$id-$$
+    local stamp n=1
+    stamp=$(date -u +%Y%m%dT%H%M%SZ)
+    id=$stamp
+    # Two installs within a second (names sort in the order they were made).
+    while [[ -e $ROOT$RELEASES_DIR/$id ]]; do
+        n=$((n + 1))
+        id=$stamp-$n
+    done
     RELEASE_DIR=$RELEASES_DIR/$id
     install -d -m 0755 "$ROOT$RELEASE_DIR"
     for name in "${KEPT_ON_SERVER[@]}"; do
@@ -100,14 +108,13 @@ switch_release() {
 # GET /healthz the way clients come in (through the proxy, or the server's own port without one), on this machine;
 # a few tries over 10 s.
 check_health() {
-    local attempt
     local curl=(curl --silent --show-error --fail --insecure --max-time 10 --output /dev/null
         --resolve "$DOMAIN:$HEALTH_PORT:127.0.0.1" "$HEALTH_URL")
     if dry_run; then
         run "${curl[@]}"
         return 0
     fi
-    for attempt in $(seq 10); do
+    for _ in $(seq 10); do
         "${curl[@]}" 2>/dev/null && return 0
         sleep 1
     done
@@ -182,6 +189,7 @@ roll_back() {
     [[ $target != "$live" ]] || die "--rollback: $target is the live release already"
     PREVIOUS_RELEASE=$live
     if [[ $(readlink -f "$ROOT$RELEASES_DIR/$target/.venv") != "$(readlink -f "$ROOT$RELEASES_DIR/$live/.venv")" ]]; then
+        # shellcheck disable=SC2034 # read by the supervisor's step (its reload phase)
         VENV_CHANGED=1
     fi
     switch_release "$target"
