@@ -88,8 +88,8 @@ def check_switch_to_scram(stack: Stack) -> None:
     assert postgres(stack, "SHOW password_encryption") == "scram-sha-256"
     steps = f"{stack.code_dir}/deploy/steps"
     step = (
-        f"cd {steps} && SOURCE_DIR={stack.code_dir} RELEASE_DIR={stack.code_dir} && source ./project.sh && source ./common.sh && "
-        "source ./database-postgresql.sh && OS_FAMILY=debian && postgresql_database"
+        f"cd {steps} && SOURCE_DIR={stack.code_dir} RELEASE_DIR={stack.code_dir} && source ./project.sh && "
+        "source ./common.sh && source ./database-postgresql.sh && OS_FAMILY=debian && postgresql_database"
     )
     first = stack.run(["bash", "-c", step]).stdout
     assert f"pg_hba.conf: host {PACKAGE} {PACKAGE} 127.0.0.1/32 scram-sha-256" in first, first

@@ -817,6 +817,10 @@ def run_stack(answers: dict, workdir: Path) -> StackReport:
             if stack.supervisor == "systemd":
                 stack.check("socket activation: a request starts the stopped service", stack.check_socket_activation)
             stack.check("reload under load: zero failures, new code", stack.check_reload_under_load)
+            from tests.e2e import scenario_releases  # here: it imports this module
+
+            for name, function in scenario_releases.checks(stack):
+                stack.check(name, function, stack)
             # Redeploys and rotations on the systemd stacks and the PostgreSQL (supervisord) ones: both supervisors,
             # every framework and server, root and --user, within the suite's time.
             if stack.supervisor == "systemd" or answers["database"] == "postgresql":

@@ -1,0 +1,147 @@
+"""Releases end to end: the health-gated switch and the rollback command, under load, on stacks of test_stacks.py.
+
+Runs after the stack's "reload under load" check, whose install.sh run made the second release (v2, 0 failed requests
+checked there) beside the first (v1). Then, with 16 clients on a page all along (the same bounded load):
+
+- v3, whose /healthz answers 500: install.sh switches to it, finds /healthz failing through the proxy, switches back
+  to v2, reloads, and exits non-zero saying so; no request fails (v3 serves the page, only its health check fails),
+  v2 is live and serves afterwards.
+- `install.sh --rollback`: back to v1, gracefully; 0 failed requests, v1's page served.
+
+RELEASE_STACKS names the stacks: systemd as root with gunicorn, supervisord with --user and uWSGI.
+"""
+
+import re
+import threading
+import time
+
+from tests.e2e.stack import INSTALL_TIMEOUT, LOAD_CLIENTS, LOAD_MAX_REQUESTS, LOAD_MAX_SECONDS, PREFIX
+
+RELEASE_STACKS = {"flask-gunicorn-nginx-systemd-sqlite", "dash-uwsgi-nginx-supervisord-sqlite"}
+HEALTHZ_DOC = '    """JSON status for monitors and the deploy checks."""'
+BROKEN_MARK = "e2e-broken-healthz"
+
+
+def checks(stack) -> list:
+    if stack.report.name not in RELEASE_STACKS:
+        return []
+    return [
+        ("releases: v1 kept beside the live v2", check_previous_release_kept),
+        ("releases: v3 failing /healthz rolled back to v2 under load", check_failed_health_rolls_back),
+        ("releases: install.sh --rollback to v1 under load", check_rollback_command),
+    ]
+
+
+def releases(stack) -> list[str]:
+    out = stack.run(["find", f"{stack.app_dir}/releases", "-mindepth", "1", "-maxdepth", "1", "-type", "d",
+                     "-printf", "%f\n"]).stdout  # fmt: skip
+    return sorted(out.split())
+
+
+def live(stack) -> str:
+    return stack.run(["readlink", stack.code_dir]).stdout.strip().rsplit("/", 1)[-1]
+
+
+def about(stack) -> str:
+    return stack.get(f"{PREFIX}/about").text
+
+
+def under_load(stack, action, name: str) -> tuple[dict, object]:
+    """Run action() while LOAD_CLIENTS clients fetch the about page; return the load's result and action's."""
+    url = f"{stack.base}{PREFIX}/about"
+    ready, stop = "/exchange/load.ready", "/exchange/load.stop"
+    outcome: dict = {}
+
+    def run_load():
+        try:
+            outcome["load"] = stack.client_json(
+                "load", url, "--clients", str(LOAD_CLIENTS), "--seconds", str(LOAD_MAX_SECONDS),
+                "--max-requests", str(LOAD_MAX_REQUESTS), "--ready-file", ready, "--stop-file", stop,
+                timeout=LOAD_MAX_SECONDS + 60,
+            )  # fmt: skip
+        except Exception as error:  # reported below
+            outcome["error"] = error
+
+    stack.run(["rm", "-f", ready, stop])
+    thread = threading.Thread(target=run_load, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while stack.run(["test", "-e", ready], check=False).returncode and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(1)
+        started = time.monotonic()
+        result = action()
+        stack.report.metrics[f"{name}_seconds"] = round(time.monotonic() - started, 2)
+        time.sleep(3)  # the load goes on after the switch
+    finally:
+        stack.run(["touch", stop], check=False)
+        thread.join(LOAD_MAX_SECONDS + 90)
+    assert "error" not in outcome, f"load generator: {outcome.get('error')}"
+    load = outcome["load"]
+    stack.report.metrics[name] = {k: load[k] for k in ("requests", "failed", "stale_retries", "max_latency")}
+    assert load["hung_clients"] == 0, f"{load['hung_clients']} clients still waiting at the end"
+    assert load["failed"] == 0, f"{load['failed']} of {load['requests']} requests failed: {load['failures']}"
+    return load, result
+
+
+def check_previous_release_kept(stack) -> None:
+    names = releases(stack)
+    stack.report.metrics["releases_after_v2"] = names
+    assert len(names) >= 2, f"one release on disk after a redeploy: {names}"
+    assert live(stack) == names[-1], f"live {live(stack)}, newest {names[-1]}"
+    stack.v1, stack.v2 = names[-2], names[-1]
+    # The same dependencies: one virtualenv for both; .env outside the releases.
+    venvs = {stack.run(["readlink", "-f", f"{stack.app_dir}/releases/{name}/.venv"]).stdout for name in names[-2:]}
+    assert len(venvs) == 1, f"a virtualenv per release although the dependencies are the same: {venvs}"
+    assert stack.run(["readlink", f"{stack.code_dir}/.env"]).stdout.strip() == "../../.env"
+    sizes = stack.run(["du", "-sk", "--apparent-size", f"{stack.app_dir}/releases/{names[-1]}",
+                       venvs.pop().strip()]).stdout.split()  # fmt: skip
+    stack.report.metrics["release_kib"] = int(sizes[0])
+    stack.report.metrics["virtualenv_kib"] = int(sizes[2])
+
+
+def healthz_source(stack) -> str:
+    if stack.framework == "django":
+        return f"{stack.checkout}/my_web_app/views.py"
+    return f"{stack.checkout}/my_web_app/routes.py"
+
+
+def check_failed_health_rolls_back(stack) -> None:
+    assert hasattr(stack, "v2"), "no v1 and v2 releases to start from (the check before failed)"
+    marker = re.search(r"e2e-reload-[0-9a-f]+", about(stack))
+    assert marker, "v2's page lacks the marker check_reload_under_load added"
+    source = healthz_source(stack)
+    broken = (
+        '    return JsonResponse({"status": "' + BROKEN_MARK + '"}, status=500)'
+        if stack.framework == "django"
+        else '    return {"status": "' + BROKEN_MARK + '"}, 500'
+    )
+    stack.run(["sed", "-i", f"s|^{re.escape(HEALTHZ_DOC)}$|&\\n{broken}|", source])
+    assert BROKEN_MARK in stack.run(["cat", source]).stdout, "the checkout's /healthz was not broken"
+    try:
+        _, result = under_load(stack, lambda: stack.run(stack.install_command(), timeout=INSTALL_TIMEOUT, check=False),
+                               "broken_release_load")  # fmt: skip
+    finally:
+        stack.run(["sed", "-i", f"/{BROKEN_MARK}/d", source])
+    output = result.stdout + result.stderr
+    stack.report.metrics["broken_release_output"] = output[-800:]
+    assert result.returncode != 0, f"install.sh succeeded with a failing /healthz:\n{output[-3000:]}"
+    assert f"rolled back to {stack.v2}, which answers" in result.stderr, output[-3000:]
+    assert live(stack) == stack.v2, f"live: {live(stack)}, expected {stack.v2}"
+    health = stack.get(f"{PREFIX}/healthz")
+    assert health.status == 200 and BROKEN_MARK not in health.text, f"/healthz after: {health.status} {health.text}"
+    assert marker[0] in about(stack), "v2's page is not what is served after the rollback"
+
+
+def check_rollback_command(stack) -> None:
+    assert hasattr(stack, "v1"), "no v1 and v2 releases to start from (an earlier check failed)"
+    command = [*stack.install_command(), "--rollback"]
+    _, result = under_load(stack, lambda: stack.run(command, timeout=INSTALL_TIMEOUT, check=False), "rollback_load")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, f"install.sh --rollback failed:\n{output[-3000:]}"
+    assert f"rolled back from {stack.v2} to {stack.v1}" in result.stdout, output[-3000:]
+    assert live(stack) == stack.v1, f"live: {live(stack)}, expected {stack.v1}"
+    # v2's page carried the marker check_reload_under_load added; v1's does not.
+    assert "e2e-reload-" not in about(stack), "v2's page is still served after the rollback to v1"
+    stack.check_healthz()
