@@ -61,6 +61,7 @@ class Bench:
         shutil.rmtree(output, ignore_errors=True)
         layout = {
             "__app_dir": str(output / slug),
+            "__code_dir": str(output / slug),  # run in place, not from a release
             "__run_dir": str(self.work / "run" / name),
             "__data_dir": str(self.work / "data" / name),
             "__log_dir": str(self.work / "log" / name),

@@ -70,7 +70,7 @@ def test_python_option_makes_the_virtualenv(projects, tmp_path):
     result = install(projects["systemd"], "--root", str(tmp_path / "root"), "--python", python)
     assert result.returncode == 0, result.stderr
     assert f"install.sh: Python: {python} (Python 3." in result.stdout
-    assert f"would run: {python} -m venv {tmp_path}/root/srv/{SLUG}/.venv" in result.stdout
+    assert f"would run: {python} -m venv {tmp_path}/root/srv/{SLUG}/venvs/" in result.stdout
 
 
 def test_python_found_on_path(projects, tmp_path):

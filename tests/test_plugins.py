@@ -41,7 +41,7 @@ os_value debian PROXY_USER caddy
 os_value rhel PROXY_USER caddy
 
 caddy_site() {
-    publish_site "$ROOT$APP_DIR/deploy/Caddyfile" "/etc/caddy/sites/$APP_NAME.caddy" "" "caddy validate" caddy
+    publish_site "$ROOT$CODE_DIR/deploy/Caddyfile" "/etc/caddy/sites/$APP_NAME.caddy" "" "caddy validate" caddy
 }
 
 on proxy caddy_site
@@ -133,7 +133,7 @@ def test_the_installer_runs_the_new_values_step(tmp_path, template_with_caddy):
     )  # fmt: skip
     assert install.returncode == 0, install.stdout + install.stderr
     assert install.stderr == ""
-    assert "apt-get install -y -q python3 python3-venv caddy" in install.stdout
+    assert "apt-get install -y -q python3 python3-venv curl caddy" in install.stdout
     assert "would run: usermod --append --groups my-web-app caddy" in install.stdout
     assert "would run: caddy validate\n" in install.stdout
     assert "would run: systemctl reload-or-restart caddy" in install.stdout

@@ -8,6 +8,9 @@ checked there) beside the first (v1). Then, with 16 clients on a page all along 
   v2 is live and serves afterwards.
 - `install.sh --rollback`: back to v1, gracefully; 0 failed requests, v1's page served.
 
+- On the systemd stack, a new dependency: a new virtualenv, and a restart instead of a reload (the server's own Python
+  comes from it), still without a failed request (the socket holds requests meanwhile).
+
 RELEASE_STACKS names the stacks: systemd as root with gunicorn, supervisord with --user and uWSGI.
 """
 
@@ -29,7 +32,9 @@ def checks(stack) -> list:
         ("releases: v1 kept beside the live v2", check_previous_release_kept),
         ("releases: v3 failing /healthz rolled back to v2 under load", check_failed_health_rolls_back),
         ("releases: install.sh --rollback to v1 under load", check_rollback_command),
-    ]
+        *([("releases: a new dependency, a new virtualenv, restart under load", check_new_dependency)]
+          if stack.supervisor == "systemd" else []),
+    ]  # fmt: skip
 
 
 def releases(stack) -> list[str]:
@@ -144,4 +149,21 @@ def check_rollback_command(stack) -> None:
     assert live(stack) == stack.v1, f"live: {live(stack)}, expected {stack.v1}"
     # v2's page carried the marker check_reload_under_load added; v1's does not.
     assert "e2e-reload-" not in about(stack), "v2's page is still served after the rollback to v1"
+    stack.check_healthz()
+
+
+def check_new_dependency(stack) -> None:
+    """A dependency more (one Flask installs anyway, so the wheelhouse has it): a virtualenv of its own, made while
+    the live release serves; the switch restarts the server, through the socket, without a failed request."""
+    pyproject = f"{stack.checkout}/pyproject.toml"
+    stack.run(["sed", "-i", 's|^dependencies = \\[$|&\\n    "itsdangerous",|', pyproject])
+    assert '"itsdangerous",' in stack.run(["cat", pyproject]).stdout, "the dependency was not added"
+    before = stack.run(["readlink", "-f", f"{stack.code_dir}/.venv"]).stdout.strip()
+    _, result = under_load(stack, lambda: stack.run(stack.install_command(), timeout=INSTALL_TIMEOUT, check=False),
+                           "new_dependency_load")  # fmt: skip
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, f"install.sh with a new dependency failed:\n{output[-3000:]}"
+    after = stack.run(["readlink", "-f", f"{stack.code_dir}/.venv"]).stdout.strip()
+    assert after != before, "the same virtualenv although the dependencies changed"
+    assert "systemctl restart my-web-app" in result.stdout, output[-3000:]
     stack.check_healthz()

@@ -4,8 +4,8 @@
 # to it, reloads gracefully and checks /healthz through the real path; if that fails it switches back. A virtualenv is
 # shared by the releases whose dependencies and Python are the same (VENVS_DIR/<hash>; the release's .venv is a link
 # to it): a redeploy without new dependencies makes none. .env, the data, the socket and the logs live outside.
+# The health check's client. RHEL always has one (curl-minimal, which conflicts with the curl package).
 need_packages debian curl
-need_packages rhel curl
 
 RELEASE_DIR=""      # the release this run installs (copy_code)
 PREVIOUS_RELEASE="" # the live release before the switch, if any
@@ -106,7 +106,7 @@ switch_release() {
 }
 
 # GET /healthz the way clients come in (through the proxy, or the server's own port without one), on this machine;
-# a few tries over 10 s.
+# a few tries over 5 s (the workers run the new code already: reload_and_settle).
 check_health() {
     local curl=(curl --silent --show-error --fail --insecure --max-time 10 --output /dev/null
         --resolve "$DOMAIN:$HEALTH_PORT:127.0.0.1" "$HEALTH_URL")
@@ -114,7 +114,7 @@ check_health() {
         run "${curl[@]}"
         return 0
     fi
-    for _ in $(seq 10); do
+    for _ in $(seq 5); do
         "${curl[@]}" 2>/dev/null && return 0
         sleep 1
     done
