@@ -160,7 +160,7 @@ prune_releases() {
     while IFS= read -r name; do
         [[ $name == "$live" ]] && continue
         printf '%s\n' "${keep[@]}" | grep -qxF -- "$name" && continue
-        rm -rf "${ROOT:?}$RELEASES_DIR/$name"
+        rm -rf -- "$ROOT${RELEASES_DIR:?}/${name:?}"
         say "removed release $name (older than the $KEEP_RELEASES kept)"
     done < <(releases)
     while IFS= read -r name; do
@@ -169,7 +169,7 @@ prune_releases() {
     [[ -d $ROOT$VENVS_DIR ]] || return 0
     while IFS= read -r venv; do
         printf '%s\n' "${used[@]}" | grep -qxF -- "$(readlink -f "$venv")" && continue
-        rm -rf "$venv"
+        rm -rf -- "$venv"
         say "removed virtualenv ${venv##*/} (no release kept uses it)"
     done < <(find "$ROOT$VENVS_DIR" -mindepth 1 -maxdepth 1 -type d)
 }
