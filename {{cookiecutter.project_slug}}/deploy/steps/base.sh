@@ -149,5 +149,8 @@ manage() {
 
 summary() {
     say "done: $SCHEME://$DOMAIN$URL_PREFIX/"
+    local mode=""
+    user_mode && mode=" --user"
+    say "live release: $CODE_DIR -> $(readlink "$ROOT$CODE_DIR"); back to the one before: deploy/install.sh$mode --rollback"
     run_phase summary
 }
