@@ -1,4 +1,5 @@
-"""Finish a generated project: cookiecutter's post-generation hook and copier's second task (also run on update)."""
+"""Finish a generated project: cookiecutter's post-generation hook, and copier's one task (also run on update), which
+validates the answers first: copier has no pre-generation hook, and one process costs one interpreter start."""
 
 import sys
 from pathlib import Path
@@ -13,4 +14,8 @@ from wsgi_hooks import core  # noqa: E402
 RENDERED_ANSWERS = "{{ cookiecutter | b64json }}"
 
 if __name__ == "__main__":
-    sys.exit(core.post_generate(core.load_answers(RENDERED_ANSWERS, sys.argv[1:]), Path.cwd()))
+    answers = core.load_answers(RENDERED_ANSWERS, sys.argv[1:])
+    # The answers as an argument: copier, which has not validated them (cookiecutter's pre-generation hook has).
+    if sys.argv[1:] and core.pre_generate(answers):
+        sys.exit(1)
+    sys.exit(core.post_generate(answers, Path.cwd()))

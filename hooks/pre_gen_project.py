@@ -1,4 +1,5 @@
-"""Reject bad answers before a project is kept: cookiecutter's pre-generation hook and copier's first task."""
+"""Reject bad answers before a project is kept: cookiecutter's pre-generation hook (copier's task validates through
+post_gen_project.py)."""
 
 import sys
 from pathlib import Path

@@ -46,9 +46,9 @@ __ENV_OPTIONS__
 _exclude:
   - ".git"
 _tasks:
-  # Same hooks as cookiecutter: validate the answers (copier removes the new project if this fails), then write .env,
-  # let the chosen plugins act, tidy the tree and print the next steps. Both are idempotent: copier update re-runs them.
-  - ["{{ _copier_python }}", "{{ _copier_conf.src_path }}/hooks/pre_gen_project.py", "{{ cookiecutter | to_json }}"]
+  # Cookiecutter's two hooks in one Python process (a second one only started the interpreter again): validate the
+  # answers (copier removes the new project if this fails), then write .env, let the chosen plugins act, tidy the tree
+  # and print the next steps. Idempotent: copier update re-runs it.
   - ["{{ _copier_python }}", "{{ _copier_conf.src_path }}/hooks/post_gen_project.py", "{{ cookiecutter | to_json }}"]
 """
 
