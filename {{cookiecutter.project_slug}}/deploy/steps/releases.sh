@@ -125,6 +125,11 @@ check_health() {
 # and a non-zero exit that says so.
 health_gate() {
     local release=$1
+    # No supervisor: the server is not install.sh's to reload, so its answer would be the old code's, or none.
+    if ! has_phase reload; then
+        say "no supervisor: reload the server yourself so that it loads $CODE_DIR (release $release), then check $HEALTH_URL"
+        return 0
+    fi
     if dry_run; then
         check_health
         return 0
