@@ -15,10 +15,9 @@ RELEASE_STACKS names the stacks: systemd as root with gunicorn, supervisord with
 """
 
 import re
-import threading
 import time
 
-from tests.e2e.stack import INSTALL_TIMEOUT, LOAD_CLIENTS, LOAD_MAX_REQUESTS, LOAD_MAX_SECONDS, PREFIX
+from tests.e2e.stack import INSTALL_TIMEOUT, PREFIX
 
 RELEASE_STACKS = {"flask-gunicorn-nginx-systemd-sqlite", "dash-uwsgi-nginx-supervisord-sqlite"}
 HEALTHZ_DOC = '    """JSON status for monitors and the deploy checks."""'
@@ -52,40 +51,16 @@ def about(stack) -> str:
 
 
 def under_load(stack, action, name: str) -> tuple[dict, object]:
-    """Run action() while LOAD_CLIENTS clients fetch the about page; return the load's result and action's."""
-    url = f"{stack.base}{PREFIX}/about"
-    ready, stop = "/exchange/load.ready", "/exchange/load.stop"
-    outcome: dict = {}
+    """Run action() under the reload check's load (Stack.under_load); no request may fail."""
 
-    def run_load():
-        try:
-            outcome["load"] = stack.client_json(
-                "load", url, "--clients", str(LOAD_CLIENTS), "--seconds", str(LOAD_MAX_SECONDS),
-                "--max-requests", str(LOAD_MAX_REQUESTS), "--ready-file", ready, "--stop-file", stop,
-                timeout=LOAD_MAX_SECONDS + 60,
-            )  # fmt: skip
-        except Exception as error:  # reported below
-            outcome["error"] = error
-
-    stack.run(["rm", "-f", ready, stop])
-    thread = threading.Thread(target=run_load, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 30
-        while stack.run(["test", "-e", ready], check=False).returncode and time.monotonic() < deadline:
-            time.sleep(0.05)
-        time.sleep(1)
+    def timed():
         started = time.monotonic()
         result = action()
         stack.report.metrics[f"{name}_seconds"] = round(time.monotonic() - started, 2)
-        time.sleep(3)  # the load goes on after the switch
-    finally:
-        stack.run(["touch", stop], check=False)
-        thread.join(LOAD_MAX_SECONDS + 90)
-    assert "error" not in outcome, f"load generator: {outcome.get('error')}"
-    load = outcome["load"]
+        return result
+
+    load, result = stack.under_load(timed)
     stack.report.metrics[name] = {k: load[k] for k in ("requests", "failed", "stale_retries", "max_latency")}
-    assert load["hung_clients"] == 0, f"{load['hung_clients']} clients still waiting at the end"
     assert load["failed"] == 0, f"{load['failed']} of {load['requests']} requests failed: {load['failures']}"
     return load, result
 

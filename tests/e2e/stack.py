@@ -566,11 +566,9 @@ class Stack:
             return f"{self.checkout}/{PACKAGE}/templates/pages/about.html"
         return f"{self.checkout}/{PACKAGE}/templates/about.html"
 
-    def check_reload_under_load(self, count_failures: bool = False) -> dict:
-        """16 clients on a page while the code changes and install.sh runs again (the documented way to deploy a
-        change: it reloads the server gracefully); zero failed requests, and the new code is served after. Returns
-        the load generator's result; with count_failures, failed requests are left to the caller to count."""
-        marker = f"e2e-reload-{secrets.token_hex(6)}"
+    def under_load(self, action, at_least: float = 0.0) -> tuple[dict, object]:
+        """Run action() while LOAD_CLIENTS clients fetch the about page; the load starts a second before it and goes
+        on for 3 s after it, and for `at_least` seconds in all. Returns the load generator's result and action's."""
         url = f"{self.base}{PREFIX}/about"
         ready, stop = "/exchange/load.ready", "/exchange/load.stop"
         outcome: dict = {}
@@ -594,22 +592,34 @@ class Stack:
                 time.sleep(0.05)
             load_started = time.monotonic()
             time.sleep(1)
+            result = action()
+            time.sleep(max(3.0, at_least - (time.monotonic() - load_started)))
+        finally:
+            self.run(["touch", stop], check=False)
+            thread.join(LOAD_MAX_SECONDS + 90)
+        assert "error" not in outcome, f"load generator: {outcome.get('error')}"
+        load = outcome["load"]
+        assert load["hung_clients"] == 0, f"{load['hung_clients']} clients still waiting at the end"
+        return load, result
+
+    def check_reload_under_load(self, count_failures: bool = False) -> dict:
+        """16 clients on a page while the code changes and install.sh runs again (the documented way to deploy a
+        change: it reloads the server gracefully); zero failed requests, and the new code is served after. Returns
+        the load generator's result; with count_failures, failed requests are left to the caller to count."""
+        marker = f"e2e-reload-{secrets.token_hex(6)}"
+
+        def deploy():
             self.run(["sed", "-i", f"s|</h1>|</h1><p>{marker}</p>|", self.about_template()])
             started = time.monotonic()
             result = self.run(self.install_command(), timeout=INSTALL_TIMEOUT, check=False)
             self.report.metrics["reinstall_seconds"] = round(time.monotonic() - started, 2)
             output = result.stdout[-3000:] + result.stderr[-3000:]
             assert result.returncode == 0, f"install.sh (update) failed:\n{output}"
-            # Keep the load on for a while after the reload, and for LOAD_SECONDS at least.
-            time.sleep(max(3.0, LOAD_SECONDS - (time.monotonic() - load_started)))
-        finally:
-            self.run(["touch", stop], check=False)
-            thread.join(LOAD_MAX_SECONDS + 90)
-        assert "error" not in outcome, f"load generator: {outcome.get('error')}"
-        load = outcome["load"]
+
+        # Keep the load on for a while after the reload, and for LOAD_SECONDS at least.
+        load, _ = self.under_load(deploy, at_least=LOAD_SECONDS)
         self.report.metrics["reload"] = {k: load[k] for k in ("requests", "failed", "stale_retries", "max_latency")}
         self.report.metrics["reload_failed_requests"] = load["failed"]
-        assert load["hung_clients"] == 0, f"{load['hung_clients']} clients still waiting at the end"
         failed = f"{load['failed']} of {load['requests']} requests failed: {load['failures']}"
         assert count_failures or load["failed"] == 0, failed
         # A server that closes connections says so (Connection: close): requests sent into a connection it closed
