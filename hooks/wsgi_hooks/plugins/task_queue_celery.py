@@ -1,5 +1,15 @@
-"""Celery workers are planned but not generated yet: refuse the answer rather than produce a project without them."""
+"""Celery workers and beat beside the web app, on Redis by default (RabbitMQ through CELERY_BROKER_URL)."""
 
 
-def validate(answers):
-    yield "task_queue: 'celery' is not available yet in this template version; choose task_queue=none"
+def next_steps(answers):
+    slug = answers["project_slug"]
+    yield "# background tasks: python manage.py start-workers (a Celery worker and beat, on the broker of .env)"
+    if answers["supervisor"] == "systemd":
+        yield f"#   on the server, install.sh adds {slug}-worker.service and {slug}-beat.service (and Redis when local)"
+    elif answers["supervisor"] == "supervisord":
+        yield f"#   on the server, install.sh adds the programs {slug}-worker and {slug}-beat (and Redis when local)"
+    else:
+        yield (
+            f"#   supervisor=none: run `celery -A {answers['package_name']}.worker worker` under your own process"
+            " manager, and `... beat` once per deployment"
+        )
