@@ -31,6 +31,8 @@ PACKAGES=(
     nginx apache2
     # The end-to-end tests' other stacks: supervisord instead of systemd, PostgreSQL instead of SQLite.
     supervisor postgresql
+    # task_queue=celery: the local broker deploy/install.sh installs on Debian.
+    redis-server
     # Tests talk to the stack from inside; /bin/kill for ExecReload=; sudo as on a real server.
     curl procps ca-certificates sudo
     # install.sh --user starts the app at boot: the account's supervisord from an @reboot crontab line, or its own
@@ -145,7 +147,7 @@ build_rootfs() {
     # starts the one its stack uses, as `apt-get install` of that one would on a fresh server.
     systemctl --root="$rootfs" disable --quiet nginx.service apache2.service
     # Likewise supervisord and PostgreSQL: deploy/install.sh enables and starts them when its stack uses them.
-    systemctl --root="$rootfs" disable --quiet supervisor.service postgresql.service
+    systemctl --root="$rootfs" disable --quiet supervisor.service postgresql.service redis-server.service
     # `apt-get install postgresql` on a running server creates the "main" cluster; inside debootstrap it does not.
     local pg_version
     pg_version=$(ls "$rootfs/usr/lib/postgresql")

@@ -36,7 +36,7 @@ KIND_BY_NAME = {
     "postgresql.sql": "postgresql",
     "maintenance.html": "maintenance",
 }
-MATRIX_KEYS = ("framework", "server", "proxy", "supervisor", "database", "bind", "tls")
+MATRIX_KEYS = ("framework", "server", "proxy", "supervisor", "database", "bind", "tls", "task_queue")
 
 
 def kind_of(name: str) -> str:
@@ -57,7 +57,8 @@ def kind_of(name: str) -> str:
 
 
 def full_deploy_matrix() -> list[dict]:
-    """framework x server x proxy x supervisor x database x bind x tls x url_prefix, refused combinations included."""
+    """framework x server x proxy x supervisor x database x bind x tls x task_queue x url_prefix, refused combinations
+    included."""
     matrix = []
     for values in itertools.product(*(CHOICES[key] for key in MATRIX_KEYS), PREFIXES):
         answers = dict(zip((*MATRIX_KEYS, "url_prefix"), values, strict=True))
@@ -199,7 +200,7 @@ def make_scratch_tree(scratch: Path, slug: str) -> None:
     # current: the live release (deploy/install.sh's link), which the files name.
     for directory in ("log", "run", "acme", f"srv/{slug}/current/deploy", f"srv/{slug}/current/.venv/bin"):
         (scratch / directory).mkdir(parents=True, exist_ok=True)
-    for server in ("gunicorn", "uwsgi"):
+    for server in ("gunicorn", "uwsgi", "celery"):
         stub = scratch / "srv" / slug / "current" / ".venv" / "bin" / server
         stub.write_text("#!/bin/sh\nexit 0\n")
         stub.chmod(0o755)

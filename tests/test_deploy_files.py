@@ -360,8 +360,9 @@ def write_units(unique, scratch: Path, certificates: Path) -> Path:
     for name, content in unique.companion.items():
         if kind_of(name) in ("systemd", "systemd-socket") and name != unique.name:
             write(scratch, name, relocated(content, scratch, certificates))
-        if kind_of(name) == "systemd-system-drop-in":
-            write(scratch, f"{SLUG}.service.d/system.conf", relocated(content, scratch, certificates))
+        if kind_of(name) == "systemd-system-drop-in":  # each service's (the web app's, Celery's worker and beat)
+            for service in (other for other in unique.companion if kind_of(other) == "systemd"):
+                write(scratch, f"{service}.d/system.conf", relocated(content, scratch, certificates))
     return write(scratch, unique.name, relocated(unique, scratch, certificates))
 
 

@@ -14,6 +14,9 @@ declare -A PHASES=()
 declare -A OS_VALUES=()
 DEBIAN_PACKAGES=()
 RHEL_PACKAGES=()
+# Programs the supervisor runs beside the web app, from the same release (task_queue steps add them; none: empty).
+# shellcheck disable=SC2034 # read by the supervisor's step
+WORKERS=()
 
 say() { printf 'install.sh: %s\n' "$*"; }
 die() { printf 'install.sh: error: %s\n' "$*" >&2; exit 1; }
