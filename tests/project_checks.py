@@ -105,4 +105,6 @@ def expected_dependencies(answers: dict) -> set[str]:
     if answers["database"] == "postgresql":
         names.add("psycopg")
     names.add(answers["server"])
+    if answers.get("task_queue") == "celery":
+        names.add("celery")
     return names

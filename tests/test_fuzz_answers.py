@@ -145,8 +145,7 @@ def answer_sets(draw) -> dict:
         answers["port"] = draw(
             good_ports if plausible else st.one_of(st.sampled_from(PORTS), st.integers(0, 70000).map(str))
         )
-    offered = {**CHOICES, "task_queue": ["none"]} if plausible else CHOICES  # celery: refused whatever else is chosen
-    choices = {key: draw(st.sampled_from(values)) for key, values in offered.items() if draw(st.booleans())}
+    choices = {key: draw(st.sampled_from(values)) for key, values in CHOICES.items() if draw(st.booleans())}
     if plausible or draw(st.booleans()):
         # the fewest changes to the other choices that make the combination one the hooks take
         with contextlib.suppress(ValueError):

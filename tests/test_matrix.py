@@ -9,7 +9,7 @@ import math
 import pytest
 
 from tests import project_checks
-from tests.render import CHOICES, combinations, refusals
+from tests.render import CHOICES, combinations, refusals, valid_for
 
 MATRIX_KEYS = ("framework", "server", "proxy", "supervisor", "database", "bind")
 MATRIX = combinations(*MATRIX_KEYS)
@@ -17,6 +17,14 @@ MATRIX = combinations(*MATRIX_KEYS)
 REFUSALS = [(answers, refusals(answers)) for answers in MATRIX]
 ACCEPTED = [answers for answers, problems in REFUSALS if not problems]
 REFUSED = [(answers, problems) for answers, problems in REFUSALS if problems]
+# task_queue=celery doubles the product above; its files depend on the framework (family), the supervisor (units or
+# programs) and the server (the program file), so celery is rendered in every combination of those three axes, the
+# others at their defaults (valid_for makes each combination one the hooks take).
+CELERY_KEYS = ("framework", "server", "supervisor")
+CELERY = [
+    valid_for({"database": CHOICES["database"][0], **answers, "task_queue": "celery"})
+    for answers in combinations(*CELERY_KEYS)
+]
 
 
 def label(answers: dict) -> str:
@@ -30,7 +38,12 @@ def test_the_matrix_is_the_full_product():
     assert REFUSED, "the rule refuses some combinations (proxy=none with a unix socket)"
 
 
-@pytest.mark.parametrize("answers", ACCEPTED, ids=label)
+def test_celery_matrix_covers_its_axes():
+    assert len({label(answers) for answers in CELERY}) == math.prod(len(CHOICES[key]) for key in CELERY_KEYS)
+    assert all(not refusals(answers) for answers in CELERY), "celery is accepted with every framework and supervisor"
+
+
+@pytest.mark.parametrize("answers", ACCEPTED + CELERY, ids=label)
 def test_combination_renders_a_clean_project(cookies, answers):
     result = cookies.bake(extra_context=answers)
     assert result.exit_code == 0, result.exception

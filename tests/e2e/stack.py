@@ -94,7 +94,8 @@ def wheel_projects(workdir: Path) -> list[Path]:
     for framework in ("flask", "django", "dash"):
         for server in ("gunicorn", "uwsgi"):
             for database in ("sqlite", "postgresql"):
-                answers = stack_answers(framework, server, "nginx", "systemd", database)
+                # task_queue=celery: its dependencies too.
+                answers = {**stack_answers(framework, server, "nginx", "systemd", database), "task_queue": "celery"}
                 projects.append(render_cookiecutter(workdir / f"{framework}-{server}-{database}", **answers))
     return projects
 
@@ -318,11 +319,11 @@ class Stack:
     def user_pids(self) -> list[int]:
         """The server's master and workers: the processes of the service user (of USER, but its supervisord)."""
         result = self.run(["ps", "-u", USER if self.user_mode else SLUG, "-o", "pid=,comm="], check=False)
-        # Not the server's: the account's own systemd manager and its PAM helper.
+        # Not the server's: the account's own systemd manager and its PAM helper, Celery's worker and beat.
         pids = [
             int(line.split()[0])
             for line in result.stdout.splitlines()
-            if line.split()[1:] not in (["systemd"], ["(sd-pam)"])
+            if line.split()[1:] not in (["systemd"], ["(sd-pam)"], ["celery"])
         ]
         if self.user_mode:
             supervisord = self.run(["cat", f"/run/{SLUG}/supervisord.pid"], check=False).stdout.strip()
@@ -828,6 +829,10 @@ def run_stack(answers: dict, workdir: Path) -> StackReport:
             from tests.e2e import scenario_releases  # here: it imports this module
 
             for name, function in scenario_releases.checks(stack):
+                stack.check(name, function, stack)
+            from tests.e2e import scenario_celery
+
+            for name, function in scenario_celery.checks(stack):
                 stack.check(name, function, stack)
             # Redeploys and rotations on the systemd stacks and the PostgreSQL (supervisord) ones: both supervisors,
             # every framework and server, root and --user, within the suite's time.

@@ -34,7 +34,12 @@ SUPERVISORD = [
 SYSTEMD = [stack_answers(framework, server, "nginx", "systemd") for framework in FRAMEWORKS for server in SERVERS] + [
     stack_answers("django", "uwsgi", "apache", "systemd")
 ]
-STACKS = SUPERVISORD + SYSTEMD
+# task_queue=celery on one systemd stack (root) and one supervisord stack (--user): tests/e2e/scenario_celery.py.
+CELERY_STACKS = {"django-gunicorn-nginx-systemd-sqlite", "flask-gunicorn-nginx-supervisord-sqlite"}
+STACKS = [
+    {**answers, "task_queue": "celery"} if stack_name(answers) in CELERY_STACKS else answers
+    for answers in SUPERVISORD + SYSTEMD
+]
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,180 @@
+"""task_queue=celery end to end, on the stacks of test_stacks.py generated with it (CELERY_STACKS there): a Django
+stack under systemd as root and a Flask stack under the account's own supervisord (install.sh --user), both with the
+Redis install.sh starts in the container.
+
+- a job started over HTTP, through the proxy under the prefix, completes: the status endpoint says SUCCESS, and the
+  PNG it names is on disk in DATA_DIR/media/ (serving /media/ is the proxy's, tested elsewhere);
+- stopping the worker is warm: the strips running when the stop begins finish (their results are stored) and the
+  stop returns after them; the job completes once the worker is back;
+- kill -9 of the worker's main process: the supervisor starts a new one, and the interrupted job still completes
+  (late acknowledgement: the broker hands the unacknowledged strips out again once CELERY_VISIBILITY_TIMEOUT, set
+  short here, has passed);
+- beat sends its periodic task once per period (CELERY_PRUNE_INTERVAL=2 s), also across a restart of beat: the
+  task's log lines are at least a period apart and as many as the time allows.
+"""
+
+import calendar
+import itertools
+import json
+import re
+import time
+
+from tests.e2e.stack import PREFIX, SLUG, USER_CONF_DIR
+
+DATA_DIR = f"/var/lib/{SLUG}"
+PRUNE_INTERVAL = 2
+VISIBILITY_TIMEOUT = 10
+JOB_TIMEOUT = 90
+SMALL, LARGE = 160, 640  # image widths: a quick job, and one that keeps the worker's processes busy for seconds
+
+
+def checks(stack) -> list:
+    if stack.answers.get("task_queue") != "celery":
+        return []
+    return [
+        ("celery: short settings in .env, workers restarted", configure),
+        ("celery: a job over HTTP completes, its file in media/", check_job_completes),
+        ("celery: stopping the worker lets running tasks finish", check_warm_stop),
+        ("celery: kill -9 of the worker, restarted, the job completes", check_kill_worker),
+        ("celery: beat runs its task once per period, across a restart", check_beat_once_per_period),
+    ]
+
+
+def control(stack, *arguments: str) -> list[str]:
+    """systemctl or supervisorctl for the worker and beat, as for the web app (the account's own with --user)."""
+    if stack.supervisor == "systemd":
+        return stack.systemctl(*arguments)
+    if stack.user_mode:
+        supervisorctl = f"{stack.code_dir}/.venv/bin/supervisorctl"
+        return stack.as_user(supervisorctl, "-c", f"{USER_CONF_DIR}/supervisord.conf", *arguments)
+    return ["supervisorctl", *arguments]
+
+
+def worker_pid(stack) -> int:
+    if stack.supervisor == "systemd":
+        out = stack.run(stack.systemctl("show", "--property=MainPID", "--value", f"{SLUG}-worker")).stdout
+    else:
+        out = stack.run(control(stack, "pid", f"{SLUG}-worker"), check=False).stdout
+    return int(out.strip()) if out.strip().isdigit() else 0
+
+
+def wait_for_worker(stack, not_pid: int = 0, timeout: float = 60) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pid = worker_pid(stack)
+        if pid and pid != not_pid:
+            return pid
+        time.sleep(0.2)
+    raise AssertionError(f"no worker running (not {not_pid}) after {timeout} s: {worker_log(stack)}")
+
+
+def worker_log(stack) -> str:
+    if stack.supervisor == "systemd":
+        return stack.run(["journalctl", "--no-pager", "-o", "cat", "-u", f"{SLUG}-worker"], check=False).stdout[-3000:]
+    return stack.run(["cat", f"{stack.log_dir}/celery-worker.log"], check=False).stdout[-3000:]
+
+
+def configure(stack) -> None:
+    """Short periods for the test, in .env (the workers read it when they start), then a restart of both."""
+    settings = f"CELERY_VISIBILITY_TIMEOUT={VISIBILITY_TIMEOUT}\nCELERY_PRUNE_INTERVAL={PRUNE_INTERVAL}\n"
+    stack.run(["bash", "-c", f"cat >> {stack.app_dir}/.env"], input=settings)
+    stack.run(control(stack, "restart", f"{SLUG}-worker", f"{SLUG}-beat"), timeout=120)
+    wait_for_worker(stack)
+
+
+def start_job(stack, width: int) -> dict:
+    """POST the job as the page does (JSON; Django: with the CSRF token of the page's cookie)."""
+    jar = "/root/celery-cookies.txt"
+    headers = ["-H", "Content-Type: application/json", "-H", "Accept: application/json"]
+    page = stack.get(f"{PREFIX}/jobs", "-c", jar, "-b", jar)
+    assert page.status == 200, f"GET {PREFIX}/jobs -> {page.status}"
+    token = re.search(r'data-csrf="([^"]+)"', page.text)
+    if token:
+        headers += ["-H", f"X-CSRFToken: {token[1]}"]
+    response = stack.get(f"{PREFIX}/jobs", "-c", jar, "-b", jar, *headers, "--data", json.dumps({"width": width}))
+    assert response.status == 202, f"POST {PREFIX}/jobs -> {response.status} {response.text[:300]}"
+    status = json.loads(response.text)
+    assert status["status_url"] == f"{PREFIX}/jobs/{status['id']}", status
+    return status
+
+
+def job_status(stack, job: dict) -> dict:
+    response = stack.get(job["status_url"])
+    assert response.status == 200, f"GET {job['status_url']} -> {response.status}"
+    return json.loads(response.text)
+
+
+def wait_for(stack, job: dict, condition, timeout: float = JOB_TIMEOUT) -> dict:
+    deadline = time.monotonic() + timeout
+    status = job_status(stack, job)
+    while not condition(status) and time.monotonic() < deadline:
+        time.sleep(0.2)
+        status = job_status(stack, job)
+    assert condition(status), f"after {timeout} s: {status}\n{worker_log(stack)}"
+    return status
+
+
+def assert_done(stack, job: dict, status: dict) -> None:
+    assert status["state"] == "SUCCESS" and status["done"] == status["total"], status
+    assert status["url"] == f"{PREFIX}/media/mandelbrot-{job['id']}.png", status
+    header = stack.run(["head", "-c", "8", f"{DATA_DIR}/media/{status['file']}"], text=False).stdout
+    assert header == b"\x89PNG\r\n\x1a\n", f"not a PNG on disk: {header!r}"
+
+
+def check_job_completes(stack) -> None:
+    started = time.monotonic()
+    job = start_job(stack, SMALL)
+    assert time.monotonic() - started < 5, "the POST waited for the job"
+    status = wait_for(stack, job, lambda status: status["state"] in ("SUCCESS", "FAILURE"))
+    assert_done(stack, job, status)
+    stack.report.metrics["celery_job_seconds"] = round(time.monotonic() - started, 2)
+
+
+def check_warm_stop(stack) -> None:
+    job = start_job(stack, LARGE)
+    # Some strips done and others running: the stop comes in the middle of the job.
+    before = wait_for(stack, job, lambda status: 0 < status["done"] < status["total"])["done"]
+    started = time.monotonic()
+    stop = stack.run(control(stack, "stop", f"{SLUG}-worker"), timeout=120, check=False)
+    stop_seconds = time.monotonic() - started
+    assert stop.returncode == 0, stop.stdout + stop.stderr
+    after = job_status(stack, job)["done"]
+    stack.report.metrics["celery_warm_stop"] = {"done_before": before, "done_after": after, "seconds": stop_seconds}
+    # Killed strips would go back to the queue undone: more done means the running ones finished before the stop.
+    assert after > before, f"no running strip finished during the stop ({before} -> {after})\n{worker_log(stack)}"
+    stack.run(control(stack, "start", f"{SLUG}-worker"), timeout=60)
+    wait_for_worker(stack)
+    assert_done(stack, job, wait_for(stack, job, lambda status: status["state"] in ("SUCCESS", "FAILURE")))
+
+
+def check_kill_worker(stack) -> None:
+    job = start_job(stack, LARGE)
+    wait_for(stack, job, lambda status: 0 < status["done"] < status["total"])
+    pid = worker_pid(stack)
+    assert pid, "no worker"
+    stack.run(["kill", "-9", str(pid)])
+    new_pid = wait_for_worker(stack, not_pid=pid)
+    stack.report.metrics["celery_kill9"] = {"old_pid": pid, "new_pid": new_pid}
+    status = wait_for(stack, job, lambda status: status["state"] in ("SUCCESS", "FAILURE"))
+    assert_done(stack, job, status)
+
+
+def prune_runs(stack) -> list[float]:
+    out = stack.run(["cat", f"{DATA_DIR}/prune.log"], check=False).stdout
+    return [calendar.timegm(time.strptime(line.split()[0], "%Y-%m-%dT%H:%M:%SZ")) for line in out.splitlines() if line]
+
+
+def check_beat_once_per_period(stack) -> None:
+    first = len(prune_runs(stack))
+    started = time.monotonic()
+    time.sleep(4 * PRUNE_INTERVAL)
+    stack.run(control(stack, "restart", f"{SLUG}-beat"), timeout=60)
+    time.sleep(4 * PRUNE_INTERVAL)
+    elapsed = time.monotonic() - started
+    runs = prune_runs(stack)[first:]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(runs)]
+    stack.report.metrics["celery_beat_runs"] = {"runs": len(runs), "gaps": gaps, "seconds": round(elapsed, 1)}
+    # Two beats (or a restart that sends again) would put two runs within the same second or so.
+    assert gaps and min(gaps) >= PRUNE_INTERVAL - 1, f"runs closer than the period: {gaps}"
+    most = elapsed / PRUNE_INTERVAL + 2
+    assert most / 2 <= len(runs) <= most, f"{len(runs)} runs in {elapsed:.1f} s, period {PRUNE_INTERVAL} s"
