@@ -33,12 +33,13 @@ from tests.deploy_support import (
     self_signed_certificate,
     unique_files,
 )
-from tests.render import CHOICES, refusals, render_cookiecutter
+from tests.render import CHOICES, hook_answers, refusals, render_cookiecutter
 from tests.services import postgres_cluster
 
 pytestmark = pytest.mark.deploy
 
 SLUG = "my-web-app"  # every combination keeps the default project name
+PACKAGE = "my_web_app"
 
 
 @pytest.fixture(scope="session")
@@ -217,6 +218,19 @@ def consistency_problems(answers: dict, files: dict[str, str]) -> list[str]:
         group_stop = "stopasgroup=true" if answers["server"] == "gunicorn" else "stopasgroup=false"
         expect(group_stop in program, f"supervisord: {group_stop}")
         expect("killasgroup=true" in program and "autorestart=true" in program, "supervisord: group kill, restart")
+    if answers["task_queue"] == "celery":
+        limit = int(hook_answers(answers)["__task_time_limit"])
+        stop = {
+            "systemd": lambda: files[f"{SLUG}-worker.service"],
+            "supervisord": lambda: files["supervisord.conf"].split(f"[program:{SLUG}-worker]")[1].split("[program:")[0],
+        }.get(answers["supervisor"])
+        if stop:
+            worker = stop()
+            waits = re.findall(r"^(?:TimeoutStopSec|stopwaitsecs)=(\d+)$", worker, re.M)
+            expect(len(waits) == 1 and int(waits[0]) > limit, "celery worker: stop timeout above the task time limit")
+            expect(re.search(r"^(KillSignal=SIGTERM|stopsignal=TERM)$", worker, re.M) is not None,
+                   "celery worker: TERM, Celery's warm shutdown")  # fmt: skip
+            expect(f"--app {PACKAGE}.worker worker " in worker, "celery worker: the worker module")
     for line in ANSWER_CONSTANT.findall(files["steps/project.sh"]):
         expect(SAFE_CONSTANT.match(line) is not None, f"install.sh: constant needs quoting: {line}")
     return problems
