@@ -7,6 +7,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -74,3 +75,27 @@ def create_database(server_url: str, name: str) -> str:
     subprocess.run([psql, server_url, "-v", "ON_ERROR_STOP=1", "-c", f'CREATE DATABASE "{name}"'], check=True,
                    capture_output=True)  # fmt: skip
     return server_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+@contextlib.contextmanager
+def redis_server() -> Iterator[str]:
+    """A throwaway Redis on 127.0.0.1 (no persistence), the broker of the generated projects' Celery tests; yields
+    its URL. Stopped by its PID afterwards."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        skip_or_fail("Redis not installed (Debian package redis-server): run scripts/install-system-packages.sh")
+    port = free_port()
+    server = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(100):
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                break
+            time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

@@ -11,7 +11,7 @@ import uuid
 import pytest
 
 from tests.render import combinations, render_cookiecutter
-from tests.services import create_database, postgres_cluster
+from tests.services import create_database, postgres_cluster, redis_server
 from tests.venvs import framework_venv, venv_python
 
 pytestmark = pytest.mark.slow
@@ -20,6 +20,9 @@ MATRIX = [
     *combinations("framework", "database", "server"),
     {"framework": "django", "database": "postgresql", "server": "uwsgi", "proxy": "apache", "tls": "certificate",
      "domain_name": "lab.example.org"},
+    # task_queue=celery: the job eagerly and through a real worker on a scratch Redis (TEST_BROKER_URL).
+    *({"framework": framework, "database": "sqlite", "server": "gunicorn", "task_queue": "celery"}
+      for framework in ("flask", "django", "dash")),
 ]  # fmt: skip
 
 
@@ -36,6 +39,12 @@ def venvs(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def broker_url():
+    with redis_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
 def postgres_server():
     with postgres_cluster() as url:
         yield url
@@ -43,7 +52,8 @@ def postgres_server():
 
 def clean_environment() -> dict:
     """The caller's environment minus anything that would point a project at another database or settings."""
-    drop = {"DATABASE_URL", "TEST_DATABASE_URL", "SECRET_KEY", "URL_PREFIX", "DJANGO_SETTINGS_MODULE", "DATA_DIR"}
+    drop = {"DATABASE_URL", "TEST_DATABASE_URL", "SECRET_KEY", "URL_PREFIX", "DJANGO_SETTINGS_MODULE", "DATA_DIR",
+            "TEST_BROKER_URL", "CELERY_BROKER_URL"}  # fmt: skip
     return {name: value for name, value in os.environ.items() if name not in drop}
 
 
@@ -68,6 +78,8 @@ def test_generated_project_passes_its_own_tests(request, tmp_path, venvs, answer
         server = request.getfixturevalue("postgres_server")
         database_url = create_database(server, f"test_{uuid.uuid4().hex[:12]}")
         environment |= {"TEST_DATABASE_URL": database_url, "DATABASE_URL": database_url}
+    if answers.get("task_queue") == "celery":
+        environment["TEST_BROKER_URL"] = request.getfixturevalue("broker_url")
 
     tests = run(python, project, "-m", "pytest", "-q", "-p", "no:cacheprovider", environment=environment)
     assert tests.returncode == 0, tests.stdout[-4000:] + tests.stderr[-2000:]
