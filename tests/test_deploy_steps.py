@@ -13,7 +13,7 @@ STEP_NAME = re.compile(r"^\{% if cookiecutter\.(_*\w+) == '(\w+)' %\}(\w+)-(\w+)
 # named after the question, or after what it is for (firewall.sh: the proxy's ports opened).
 SHARED_STEP_NAME = re.compile(r"^\{% if cookiecutter\.(\w+) != 'none' %\}(\w+)\.sh\{% endif %\}$")
 SHARED_STEPS = {"proxy": {"proxy", "firewall"}}
-DEPLOY_QUESTIONS = ("framework", "server", "proxy", "supervisor", "database", "tls")
+DEPLOY_QUESTIONS = ("framework", "server", "proxy", "supervisor", "database", "tls", "task_queue")
 # How each value shows in deploy code that handles it: its name, except where the name is an ordinary word or the
 # operating system's own tool (systemd-tmpfiles, systemctl and journalctl serve whatever the supervisor).
 SIGNS = {("tls", "certificate"): r"/etc/ssl/", ("supervisor", "systemd"): r"\.service\b|daemon-reload"}
@@ -26,6 +26,8 @@ STACKS = [
     {"framework": "dash", "server": "gunicorn", "proxy": "none", "supervisor": "none", "database": "none"},
     {"framework": "flask", "server": "uwsgi", "proxy": "nginx", "supervisor": "systemd", "database": "sqlite",
      "tls": "certificate", "domain_name": "lab.example.org"},
+    {"framework": "django", "server": "gunicorn", "proxy": "nginx", "supervisor": "supervisord", "database": "sqlite",
+     "task_queue": "celery"},
 ]  # fmt: skip
 
 
