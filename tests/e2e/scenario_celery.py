@@ -167,9 +167,9 @@ def prune_runs(stack) -> list[float]:
 def check_beat_once_per_period(stack) -> None:
     first = len(prune_runs(stack))
     started = time.monotonic()
-    time.sleep(4 * PRUNE_INTERVAL)
+    time.sleep(3 * PRUNE_INTERVAL)
     stack.run(control(stack, "restart", f"{SLUG}-beat"), timeout=60)
-    time.sleep(4 * PRUNE_INTERVAL)
+    time.sleep(3 * PRUNE_INTERVAL)
     elapsed = time.monotonic() - started
     runs = prune_runs(stack)[first:]
     gaps = [later - earlier for earlier, later in itertools.pairwise(runs)]
