@@ -137,6 +137,18 @@ def consistency_problems(answers: dict, files: dict[str, str]) -> list[str]:
         expect((f"mount = {prefix}=wsgi:application" in server) == bool(prefix), "uwsgi: mount for the prefix")
         expect(re.search(rf"^(http-)?socket = {re.escape(address)}$", server, re.M) is not None, "uwsgi: socket")
         expect(("http-socket = 127.0.0.1" in server) == (answers["proxy"] == "none"), "uwsgi: HTTP only without proxy")
+    timeout = answers.get("request_timeout", "30")
+    if answers["server"] == "gunicorn":
+        gunicorn = files["gunicorn.conf.py"]
+        expect(f"\ntimeout = {timeout}\ngraceful_timeout = {timeout}\n" in gunicorn, "gunicorn: request_timeout")
+    else:
+        uwsgi = files["uwsgi.ini"]
+        expect(f"\nharakiri = {timeout}\n" in uwsgi and f"\nworker-reload-mercy = {timeout}\n" in uwsgi,
+               "uwsgi: harakiri = request_timeout")  # fmt: skip
+    for name in ("nginx-shared-site.conf", "apache-shared-site.conf"):
+        if name in files:
+            found = set(re.findall(r"(?:_read_timeout |_send_timeout | timeout=)(\d+)", files[name]))
+            expect(found == {timeout}, f"{name}: every timeout is request_timeout ({found})")
     # manage.py check looks for "<prefix>/" in each server and proxy file.
     for name in ("gunicorn.conf.py", "uwsgi.ini", "nginx-shared-site.conf", "apache-shared-site.conf"):
         if prefix and name in files:
@@ -161,7 +173,9 @@ def consistency_problems(answers: dict, files: dict[str, str]) -> list[str]:
         expect("error_page 502 =503 @my_web_app_maintenance;" in lines, "nginx: maintenance page")
         expect("X-Forwarded-Proto $scheme;" in lines or "X_FORWARDED_PROTO $scheme;" in lines, "nginx: the scheme")
         locations = len(re.findall(r"^\s*location ", lines, re.M))
-        expect(lines.count("add_header X-Frame-Options") == locations, "nginx: headers in each location")
+        # and in each preflight block (CORS): a block with add_header lines of its own inherits none
+        blocks = locations + lines.count("if ($request_method = OPTIONS) {")
+        expect(lines.count("add_header X-Frame-Options") == blocks, "nginx: headers in each location")
         expect(re.search(r"^\s*(listen|server_name|server_tokens|gzip)\b", lines, re.M) is None,
                "nginx: nothing of the whole server in the app's lines")  # fmt: skip
         if prefix:
@@ -184,6 +198,25 @@ def consistency_problems(answers: dict, files: dict[str, str]) -> list[str]:
         expect('RequestHeader set X-Forwarded-Proto "expr=%{REQUEST_SCHEME}"' in shared, "apache: the request's scheme")
         outside = [line for line in shared.splitlines() if re.match(r"(Header|LimitRequestBody|ServerName)\b", line)]
         expect(not outside, f"apache: nothing of the whole virtual host in the app's lines: {outside}")
+    if answers["proxy"] in ("nginx", "apache"):
+        lines = files[f"{answers['proxy']}-shared-site.conf"]
+        media = f"/var/lib/{SLUG}/media/"
+        if answers["proxy"] == "nginx":
+            expect(f"location ^~ {prefix}/media/ {{\n        alias {media};" in lines, "nginx: media from disk")
+            expect(f"location ^~ {prefix}/_protected/ {{\n        internal;\n        alias /var/lib/{SLUG}/protected/;"
+                   in lines, "nginx: protected files only through X-Accel-Redirect")  # fmt: skip
+        else:
+            expect(f'Alias "{prefix}/media/" "{media}"' in lines and f'ProxyPass "{prefix}/media/" "!"' in lines,
+                   "apache: media from disk, not proxied")  # fmt: skip
+            expect(f'<Directory "{media}">\n    Require all granted\n    Options None\n' in lines,
+                   "apache: media never listed")  # fmt: skip
+        cors = answers.get("cors_origins", "").split()
+        expect(("Access-Control-Allow-Origin" in lines) == bool(cors), "CORS headers exactly when cors_origins is set")
+        if cors:
+            paths = answers["cors_paths"].split()
+            expect(all(f"{prefix}{path}" in lines for path in paths), "CORS: each path named")
+            expect(lines.count("return 204;") + lines.count("Redirect 204") == len(paths),
+                   "CORS: one preflight answer per path")  # fmt: skip
     if answers["tls"] != "none":
         site = files.get("nginx.conf") or files["apache.conf"]
         expect("max-age=63072000" in site and "TLSv1.2" in site and "TLSv1.3" in site, "TLS: HSTS, TLS 1.2/1.3")
@@ -203,8 +236,8 @@ def consistency_problems(answers: dict, files: dict[str, str]) -> list[str]:
             "unit: the app reads .env itself (a reload takes new values)",
         )
         expect("KillSignal=SIGTERM\n" in unit, "unit: KillSignal=SIGTERM")
-        timeout = int(re.search(r"^TimeoutStopSec=(\d+)$", unit, re.M)[1])
-        expect(timeout > 30, "unit: TimeoutStopSec above the 30 s graceful timeout")
+        stop_timeout = int(re.search(r"^TimeoutStopSec=(\d+)$", unit, re.M)[1])
+        expect(stop_timeout > int(timeout), "unit: TimeoutStopSec above the graceful timeout (request_timeout)")
         expect(f"deploy/{answers['server']}." in unit, "unit: runs the chosen server's config")
         socket = files[f"{SLUG}.socket"]
         expect(f"ListenStream={address}\n" in socket, "socket unit: listens where the server and the proxy expect")
@@ -213,7 +246,8 @@ def consistency_problems(answers: dict, files: dict[str, str]) -> list[str]:
     if answers["supervisor"] == "supervisord":
         program = files["supervisord.conf"]
         expect("stopsignal=TERM\n" in program, "supervisord: stopsignal=TERM")
-        expect(int(re.search(r"^stopwaitsecs=(\d+)$", program, re.M)[1]) > 30, "supervisord: stopwaitsecs > 30")
+        expect(int(re.search(r"^stopwaitsecs=(\d+)$", program, re.M)[1]) > int(timeout),
+               "supervisord: stopwaitsecs > the graceful timeout (request_timeout)")  # fmt: skip
         group_stop = "stopasgroup=true" if answers["server"] == "gunicorn" else "stopasgroup=false"
         expect(group_stop in program, f"supervisord: {group_stop}")
         expect("killasgroup=true" in program and "autorestart=true" in program, "supervisord: group kill, restart")
