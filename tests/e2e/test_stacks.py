@@ -10,6 +10,7 @@ with the commands it prints for an administrator run as root), and checks the st
 import pytest
 
 from tests.ci import skip_or_fail
+from tests.e2e import scenario_media
 from tests.e2e.stack import ensure_wheelhouse, run_stack, stack_answers, stack_name
 from tests.render import CHOICES
 
@@ -34,7 +35,8 @@ SUPERVISORD = [
 SYSTEMD = [stack_answers(framework, server, "nginx", "systemd") for framework in FRAMEWORKS for server in SERVERS] + [
     stack_answers("django", "uwsgi", "apache", "systemd")
 ]
-STACKS = SUPERVISORD + SYSTEMD
+# Two of them with a non-default request timeout and CORS on (tests/e2e/scenario_media.py).
+STACKS = [scenario_media.with_answers(answers, stack_name(answers)) for answers in SUPERVISORD + SYSTEMD]
 
 
 @pytest.fixture(scope="session")
