@@ -138,12 +138,13 @@ def consistency_problems(answers: dict, files: dict[str, str]) -> list[str]:
         expect(re.search(rf"^(http-)?socket = {re.escape(address)}$", server, re.M) is not None, "uwsgi: socket")
         expect(("http-socket = 127.0.0.1" in server) == (answers["proxy"] == "none"), "uwsgi: HTTP only without proxy")
     timeout = answers.get("request_timeout", "30")
+    graceful = max(int(timeout), 30)  # a reload or stop gives requests at least 30 s, or the timeout if longer
     if answers["server"] == "gunicorn":
         gunicorn = files["gunicorn.conf.py"]
-        expect(f"\ntimeout = {timeout}\ngraceful_timeout = {timeout}\n" in gunicorn, "gunicorn: request_timeout")
+        expect(f"\ntimeout = {timeout}\ngraceful_timeout = {graceful}\n" in gunicorn, "gunicorn: request_timeout")
     else:
         uwsgi = files["uwsgi.ini"]
-        expect(f"\nharakiri = {timeout}\n" in uwsgi and f"\nworker-reload-mercy = {timeout}\n" in uwsgi,
+        expect(f"\nharakiri = {timeout}\n" in uwsgi and f"\nworker-reload-mercy = {graceful}\n" in uwsgi,
                "uwsgi: harakiri = request_timeout")  # fmt: skip
     for name in ("nginx-shared-site.conf", "apache-shared-site.conf"):
         if name in files:
@@ -237,7 +238,7 @@ def consistency_problems(answers: dict, files: dict[str, str]) -> list[str]:
         )
         expect("KillSignal=SIGTERM\n" in unit, "unit: KillSignal=SIGTERM")
         stop_timeout = int(re.search(r"^TimeoutStopSec=(\d+)$", unit, re.M)[1])
-        expect(stop_timeout > int(timeout), "unit: TimeoutStopSec above the graceful timeout (request_timeout)")
+        expect(stop_timeout > graceful, "unit: TimeoutStopSec above the graceful timeout")
         expect(f"deploy/{answers['server']}." in unit, "unit: runs the chosen server's config")
         socket = files[f"{SLUG}.socket"]
         expect(f"ListenStream={address}\n" in socket, "socket unit: listens where the server and the proxy expect")
@@ -246,8 +247,8 @@ def consistency_problems(answers: dict, files: dict[str, str]) -> list[str]:
     if answers["supervisor"] == "supervisord":
         program = files["supervisord.conf"]
         expect("stopsignal=TERM\n" in program, "supervisord: stopsignal=TERM")
-        expect(int(re.search(r"^stopwaitsecs=(\d+)$", program, re.M)[1]) > int(timeout),
-               "supervisord: stopwaitsecs > the graceful timeout (request_timeout)")  # fmt: skip
+        expect(int(re.search(r"^stopwaitsecs=(\d+)$", program, re.M)[1]) > graceful,
+               "supervisord: stopwaitsecs > the graceful timeout")  # fmt: skip
         group_stop = "stopasgroup=true" if answers["server"] == "gunicorn" else "stopasgroup=false"
         expect(group_stop in program, f"supervisord: {group_stop}")
         expect("killasgroup=true" in program and "autorestart=true" in program, "supervisord: group kill, restart")
