@@ -38,6 +38,8 @@ BAD_INPUTS = [
     ({"port": "http"}, "port: must be a whole number from 1024 to 65535"),
     ({"port": "\uff11\uff10\uff12\uff14", "bind": "tcp"}, "port: must be a whole number from 1024 to 65535"),
     ({"port": "\u0661\u0660\u0662\u0664"}, "port: must be a whole number from 1024 to 65535"),
+    ({"backup_schedule": "dayly"}, "backup_schedule: must be one of hourly, daily, weekly, monthly"),
+    ({"backup_schedule": "*-*-* 03:00"}, "backup_schedule: must be one of hourly, daily, weekly, monthly"),
     ({"proxy": "none", "bind": "unix"}, "bind: 'unix' needs a proxy"),
     ({"proxy": "none", "bind": "tcp", "tls": "certificate"}, "tls: HTTPS is terminated by the proxy"),
     ({"tls": "certbot"}, "domain_name: tls=certbot needs a public domain name"),

@@ -114,6 +114,16 @@ def port_problems(port) -> list[str]:
     return []
 
 
+# Names that systemd's OnCalendar= and cron (as @hourly ...) both read, with the same meaning.
+BACKUP_SCHEDULES = ("hourly", "daily", "weekly", "monthly")
+
+
+def backup_schedule_problems(schedule: str) -> list[str]:
+    if schedule not in BACKUP_SCHEDULES:
+        return [f"backup_schedule: must be one of {', '.join(BACKUP_SCHEDULES)} (got {schedule!r})"]
+    return []
+
+
 def problems(answers: dict) -> list[str]:
     """Every problem with the free-text answers, each as 'field: rule'."""
     return [
@@ -123,4 +133,5 @@ def problems(answers: dict) -> list[str]:
         *domain_problems(answers["domain_name"]),
         *url_prefix_problems(answers["url_prefix"]),
         *port_problems(answers["port"]),
+        *backup_schedule_problems(answers["backup_schedule"]),
     ]
