@@ -48,6 +48,8 @@ BAD_INPUTS = [
     ({"cors_paths": "/api/ /api/"}, "cors_paths: must be paths under the prefix"),
     ({"cors_origins": "*", "cors_paths": ""}, "cors_paths: must name at least one path when cors_origins is set"),
     ({"proxy": "none", "bind": "tcp", "cors_origins": "*"}, "cors_origins: the proxy sends the CORS headers"),
+    ({"backup_schedule": "dayly"}, "backup_schedule: must be one of hourly, daily, weekly, monthly"),
+    ({"backup_schedule": "*-*-* 03:00"}, "backup_schedule: must be one of hourly, daily, weekly, monthly"),
     ({"proxy": "none", "bind": "unix"}, "bind: 'unix' needs a proxy"),
     ({"proxy": "none", "bind": "tcp", "tls": "certificate"}, "tls: HTTPS is terminated by the proxy"),
     ({"tls": "certbot"}, "domain_name: tls=certbot needs a public domain name"),

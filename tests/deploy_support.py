@@ -26,7 +26,8 @@ CHANGED_TIMEOUT = "95"
 CORS_ORIGINS = "https://viewer.example.org http://localhost:8080"
 CORS_PATHS = "/media/ /api/ / /static/"
 
-# File kinds, by rendered file name (the units are <slug>.service, <slug>.socket and the drop-in <slug>-system.conf).
+# File kinds, by rendered file name (the units are <slug>.service, <slug>.socket, the backup's <slug>-backup.service and
+# .timer, and the drop-in <slug>-system.conf).
 KIND_BY_NAME = {
     "gunicorn.conf.py": "gunicorn",
     "uwsgi.ini": "uwsgi",
@@ -52,6 +53,8 @@ def kind_of(name: str) -> str:
         return "systemd"
     if name.endswith(".socket"):
         return "systemd-socket"
+    if name.endswith(".timer"):
+        return "systemd-timer"
     if name.endswith("-system.conf"):
         return "systemd-system-drop-in"
     if name.startswith("selinux/"):
@@ -216,7 +219,7 @@ def make_scratch_tree(scratch: Path, slug: str) -> None:
     # current: the live release (deploy/install.sh's link), which the files name.
     for directory in ("log", "run", "acme", f"srv/{slug}/current/deploy", f"srv/{slug}/current/.venv/bin"):
         (scratch / directory).mkdir(parents=True, exist_ok=True)
-    for server in ("gunicorn", "uwsgi"):
+    for server in ("gunicorn", "uwsgi", "python"):  # python: the backup unit runs manage.py
         stub = scratch / "srv" / slug / "current" / ".venv" / "bin" / server
         stub.write_text("#!/bin/sh\nexit 0\n")
         stub.chmod(0o755)

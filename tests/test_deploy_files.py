@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from hooks.wsgi_hooks.plugins.proxy_apache import site_modules
+from hooks.wsgi_hooks.validate import BACKUP_SCHEDULES
 from tests import validators
 from tests.deploy_support import (
     ANSWER_CONSTANT,
@@ -80,8 +81,8 @@ def test_matrix_covers_every_accepted_combination():
     kinds = {kind: len(files) for kind, files in unique_files().items()}
     assert set(kinds) == {
         "gunicorn", "uwsgi", "nginx", "nginx-shared", "apache", "apache-shared", "systemd", "systemd-socket",
-        "systemd-system-drop-in", "supervisord", "install", "install-project", "install-step", "postgresql",
-        "maintenance", "selinux-module", "selinux-contexts",
+        "systemd-system-drop-in", "systemd-timer", "supervisord", "install", "install-project", "install-step",
+        "postgresql", "maintenance", "selinux-module", "selinux-contexts",
     }  # fmt: skip
 
 
@@ -389,14 +390,15 @@ def test_apache2_t_rejects_a_broken_site_and_a_short_module_list(scratch, certif
 
 # ---------------------------------------------------------------- systemd
 def write_units(unique, scratch: Path, certificates: Path) -> Path:
-    """The unit and its companion (the .service and the .socket name each other), relocated, with the service's
-    drop-in where a root install puts it (<slug>.service.d/system.conf; systemd-analyze reads it there); returns the
-    unit."""
+    """The unit and its companions (the .service and the .socket name each other, the timer its service), relocated,
+    with the drop-in where a root install puts it for each service (<name>.service.d/system.conf; systemd-analyze
+    reads it there); returns the unit."""
+    drop_in = next((content for name, content in unique.companion.items() if kind_of(name) == "systemd-system-drop-in"))
     for name, content in unique.companion.items():
-        if kind_of(name) in ("systemd", "systemd-socket") and name != unique.name:
+        if kind_of(name) in ("systemd", "systemd-socket", "systemd-timer") and name != unique.name:
             write(scratch, name, relocated(content, scratch, certificates))
-        if kind_of(name) == "systemd-system-drop-in":
-            write(scratch, f"{SLUG}.service.d/system.conf", relocated(content, scratch, certificates))
+        if kind_of(name) == "systemd":
+            write(scratch, f"{name}.d/system.conf", relocated(drop_in, scratch, certificates))
     return write(scratch, unique.name, relocated(unique, scratch, certificates))
 
 
@@ -410,6 +412,28 @@ def test_systemd_unit_passes_verify(unique, scratch, certificates):
 def test_systemd_socket_passes_verify(unique, scratch, certificates):
     check = validators.systemd_verify(write_units(unique, scratch, certificates))
     assert check.ok, check
+
+
+@pytest.mark.parametrize("unique", params("systemd-timer"))
+def test_systemd_timer_passes_verify(unique, scratch, certificates):
+    check = validators.systemd_verify(write_units(unique, scratch, certificates))
+    assert check.ok, check
+
+
+@pytest.mark.parametrize("schedule", BACKUP_SCHEDULES)
+def test_every_backup_schedule_is_a_calendar_systemd_reads(scratch, schedule):
+    """The backup_schedule answers the hooks accept: each a calendar systemd reads, with a next run (cron reads
+    them as @NAME; tests/e2e/scenario_backups.py runs a crontab with one)."""
+    systemd_analyze = validators.require_tool("systemd-analyze", "systemd")
+    check = validators.run([systemd_analyze, "calendar", schedule])
+    assert check.ok and "Next elapse:" in check.stdout, check
+    assert not validators.run([systemd_analyze, "calendar", "dayly"]).ok
+
+
+def test_systemd_verify_rejects_a_misspelt_timer_key(scratch, certificates):
+    timer = write_units(first_file("systemd-timer"), scratch, certificates)
+    timer.write_text(timer.read_text().replace("Persistent=", "Persistant=", 1))
+    assert not validators.systemd_verify(timer).ok
 
 
 def test_systemd_verify_rejects_a_misspelt_socket_key(scratch, certificates):

@@ -160,6 +160,16 @@ def cors_problems(origins: str, paths: str) -> list[str]:
     return problems
 
 
+# Names that systemd's OnCalendar= and cron (as @hourly ...) both read, with the same meaning.
+BACKUP_SCHEDULES = ("hourly", "daily", "weekly", "monthly")
+
+
+def backup_schedule_problems(schedule: str) -> list[str]:
+    if schedule not in BACKUP_SCHEDULES:
+        return [f"backup_schedule: must be one of {', '.join(BACKUP_SCHEDULES)} (got {schedule!r})"]
+    return []
+
+
 def problems(answers: dict) -> list[str]:
     """Every problem with the free-text answers, each as 'field: rule'."""
     return [
@@ -171,4 +181,5 @@ def problems(answers: dict) -> list[str]:
         *port_problems(answers["port"]),
         *request_timeout_problems(answers["request_timeout"]),
         *cors_problems(answers["cors_origins"], answers["cors_paths"]),
+        *backup_schedule_problems(answers["backup_schedule"]),
     ]

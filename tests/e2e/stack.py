@@ -834,6 +834,10 @@ def run_stack(answers: dict, workdir: Path) -> StackReport:
 
             for name, function in scenario_releases.checks(stack):
                 stack.check(name, function, stack)
+            from tests.e2e import scenario_backups
+
+            for name, function in scenario_backups.checks(stack):
+                stack.check(name, function, stack)
             # Redeploys and rotations on the systemd stacks and the PostgreSQL (supervisord) ones: both supervisors,
             # every framework and server, root and --user, within the suite's time.
             if stack.supervisor == "systemd" or answers["database"] == "postgresql":
