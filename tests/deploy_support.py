@@ -22,8 +22,12 @@ DEPLOY_TEMPLATE_DIR = TEMPLATE_ROOT / "{{cookiecutter.project_slug}}" / "deploy"
 PREFIXES = ("/", "/eegqc")
 TLS_CONTACT = "webmaster@eeg-lab.org"  # tls=certbot: a contact address Let's Encrypt would accept
 TLS_DOMAIN = "lab.example.org"  # tls=certbot needs a public-looking name; the others keep the default
+CHANGED_TIMEOUT = "95"
+CORS_ORIGINS = "https://viewer.example.org http://localhost:8080"
+CORS_PATHS = "/media/ /api/ / /static/"
 
-# File kinds, by rendered file name (the units are <slug>.service, <slug>.socket and the drop-in <slug>-system.conf).
+# File kinds, by rendered file name (the units are <slug>.service, <slug>.socket, the backup's <slug>-backup.service and
+# .timer, and the drop-in <slug>-system.conf).
 KIND_BY_NAME = {
     "gunicorn.conf.py": "gunicorn",
     "uwsgi.ini": "uwsgi",
@@ -49,6 +53,8 @@ def kind_of(name: str) -> str:
         return "systemd"
     if name.endswith(".socket"):
         return "systemd-socket"
+    if name.endswith(".timer"):
+        return "systemd-timer"
     if name.endswith("-system.conf"):
         return "systemd-system-drop-in"
     if name.startswith("selinux/"):
@@ -66,8 +72,22 @@ def full_deploy_matrix() -> list[dict]:
             answers["domain_name"] = TLS_DOMAIN
         if answers["tls"] == "certbot":
             answers["author_email"] = TLS_CONTACT
+        answers.update(free_text_answers(answers))
         matrix.append(answers)
     return matrix
+
+
+def free_text_answers(answers: dict) -> dict:
+    """Non-default request_timeout and CORS answers on the combinations with a URL prefix (a free-text answer does
+    not multiply the matrix): the validators see both a default and a changed rendering of every file. An origin
+    list without TLS, any origin (*) with it; never with proxy=none, which refuses CORS."""
+    if answers["url_prefix"] == "/":
+        return {}
+    changed = {"request_timeout": CHANGED_TIMEOUT}
+    if answers["proxy"] != "none":
+        changed["cors_origins"] = CORS_ORIGINS if answers["tls"] == "none" else "*"
+        changed["cors_paths"] = CORS_PATHS
+    return changed
 
 
 def deploy_matrix() -> list[dict]:
@@ -200,7 +220,7 @@ def make_scratch_tree(scratch: Path, slug: str) -> None:
     # current: the live release (deploy/install.sh's link), which the files name.
     for directory in ("log", "run", "acme", f"srv/{slug}/current/deploy", f"srv/{slug}/current/.venv/bin"):
         (scratch / directory).mkdir(parents=True, exist_ok=True)
-    for server in ("gunicorn", "uwsgi", "celery"):
+    for server in ("gunicorn", "uwsgi", "celery", "python"):  # python: the backup unit runs manage.py
         stub = scratch / "srv" / slug / "current" / ".venv" / "bin" / server
         stub.write_text("#!/bin/sh\nexit 0\n")
         stub.chmod(0o755)

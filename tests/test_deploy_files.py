@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from hooks.wsgi_hooks.plugins.proxy_apache import site_modules
+from hooks.wsgi_hooks.validate import BACKUP_SCHEDULES
 from tests import validators
 from tests.deploy_support import (
     ANSWER_CONSTANT,
@@ -81,8 +82,8 @@ def test_matrix_covers_every_accepted_combination():
     kinds = {kind: len(files) for kind, files in unique_files().items()}
     assert set(kinds) == {
         "gunicorn", "uwsgi", "nginx", "nginx-shared", "apache", "apache-shared", "systemd", "systemd-socket",
-        "systemd-system-drop-in", "supervisord", "install", "install-project", "install-step", "postgresql",
-        "maintenance", "selinux-module", "selinux-contexts",
+        "systemd-system-drop-in", "systemd-timer", "supervisord", "install", "install-project", "install-step",
+        "postgresql", "maintenance", "selinux-module", "selinux-contexts",
     }  # fmt: skip
 
 
@@ -138,6 +139,19 @@ def consistency_problems(answers: dict, files: dict[str, str]) -> list[str]:
         expect((f"mount = {prefix}=wsgi:application" in server) == bool(prefix), "uwsgi: mount for the prefix")
         expect(re.search(rf"^(http-)?socket = {re.escape(address)}$", server, re.M) is not None, "uwsgi: socket")
         expect(("http-socket = 127.0.0.1" in server) == (answers["proxy"] == "none"), "uwsgi: HTTP only without proxy")
+    timeout = answers.get("request_timeout", "30")
+    graceful = max(int(timeout), 30)  # a reload or stop gives requests at least 30 s, or the timeout if longer
+    if answers["server"] == "gunicorn":
+        gunicorn = files["gunicorn.conf.py"]
+        expect(f"\ntimeout = {timeout}\ngraceful_timeout = {graceful}\n" in gunicorn, "gunicorn: request_timeout")
+    else:
+        uwsgi = files["uwsgi.ini"]
+        expect(f"\nharakiri = {timeout}\n" in uwsgi and f"\nworker-reload-mercy = {graceful}\n" in uwsgi,
+               "uwsgi: harakiri = request_timeout")  # fmt: skip
+    for name in ("nginx-shared-site.conf", "apache-shared-site.conf"):
+        if name in files:
+            found = set(re.findall(r"(?:_read_timeout |_send_timeout | timeout=)(\d+)", files[name]))
+            expect(found == {timeout}, f"{name}: every timeout is request_timeout ({found})")
     # manage.py check looks for "<prefix>/" in each server and proxy file.
     for name in ("gunicorn.conf.py", "uwsgi.ini", "nginx-shared-site.conf", "apache-shared-site.conf"):
         if prefix and name in files:
@@ -162,7 +176,9 @@ def consistency_problems(answers: dict, files: dict[str, str]) -> list[str]:
         expect("error_page 502 =503 @my_web_app_maintenance;" in lines, "nginx: maintenance page")
         expect("X-Forwarded-Proto $scheme;" in lines or "X_FORWARDED_PROTO $scheme;" in lines, "nginx: the scheme")
         locations = len(re.findall(r"^\s*location ", lines, re.M))
-        expect(lines.count("add_header X-Frame-Options") == locations, "nginx: headers in each location")
+        # and in each preflight block (CORS): a block with add_header lines of its own inherits none
+        blocks = locations + lines.count("if ($request_method = OPTIONS) {")
+        expect(lines.count("add_header X-Frame-Options") == blocks, "nginx: headers in each location")
         expect(re.search(r"^\s*(listen|server_name|server_tokens|gzip)\b", lines, re.M) is None,
                "nginx: nothing of the whole server in the app's lines")  # fmt: skip
         if prefix:
@@ -185,6 +201,25 @@ def consistency_problems(answers: dict, files: dict[str, str]) -> list[str]:
         expect('RequestHeader set X-Forwarded-Proto "expr=%{REQUEST_SCHEME}"' in shared, "apache: the request's scheme")
         outside = [line for line in shared.splitlines() if re.match(r"(Header|LimitRequestBody|ServerName)\b", line)]
         expect(not outside, f"apache: nothing of the whole virtual host in the app's lines: {outside}")
+    if answers["proxy"] in ("nginx", "apache"):
+        lines = files[f"{answers['proxy']}-shared-site.conf"]
+        media = f"/var/lib/{SLUG}/media/"
+        if answers["proxy"] == "nginx":
+            expect(f"location ^~ {prefix}/media/ {{\n        alias {media};" in lines, "nginx: media from disk")
+            expect(f"location ^~ {prefix}/_protected/ {{\n        internal;\n        alias /var/lib/{SLUG}/protected/;"
+                   in lines, "nginx: protected files only through X-Accel-Redirect")  # fmt: skip
+        else:
+            expect(f'Alias "{prefix}/media/" "{media}"' in lines and f'ProxyPass "{prefix}/media/" "!"' in lines,
+                   "apache: media from disk, not proxied")  # fmt: skip
+            expect(f'<Directory "{media}">\n    Require all granted\n    Options None\n' in lines,
+                   "apache: media never listed")  # fmt: skip
+        cors = answers.get("cors_origins", "").split()
+        expect(("Access-Control-Allow-Origin" in lines) == bool(cors), "CORS headers exactly when cors_origins is set")
+        if cors:
+            paths = answers["cors_paths"].split()
+            expect(all(f"{prefix}{path}" in lines for path in paths), "CORS: each path named")
+            expect(lines.count("return 204;") + lines.count("Redirect 204") == len(paths),
+                   "CORS: one preflight answer per path")  # fmt: skip
     if answers["tls"] != "none":
         site = files.get("nginx.conf") or files["apache.conf"]
         expect("max-age=63072000" in site and "TLSv1.2" in site and "TLSv1.3" in site, "TLS: HSTS, TLS 1.2/1.3")
@@ -204,8 +239,8 @@ def consistency_problems(answers: dict, files: dict[str, str]) -> list[str]:
             "unit: the app reads .env itself (a reload takes new values)",
         )
         expect("KillSignal=SIGTERM\n" in unit, "unit: KillSignal=SIGTERM")
-        timeout = int(re.search(r"^TimeoutStopSec=(\d+)$", unit, re.M)[1])
-        expect(timeout > 30, "unit: TimeoutStopSec above the 30 s graceful timeout")
+        stop_timeout = int(re.search(r"^TimeoutStopSec=(\d+)$", unit, re.M)[1])
+        expect(stop_timeout > graceful, "unit: TimeoutStopSec above the graceful timeout")
         expect(f"deploy/{answers['server']}." in unit, "unit: runs the chosen server's config")
         socket = files[f"{SLUG}.socket"]
         expect(f"ListenStream={address}\n" in socket, "socket unit: listens where the server and the proxy expect")
@@ -214,7 +249,8 @@ def consistency_problems(answers: dict, files: dict[str, str]) -> list[str]:
     if answers["supervisor"] == "supervisord":
         program = files["supervisord.conf"]
         expect("stopsignal=TERM\n" in program, "supervisord: stopsignal=TERM")
-        expect(int(re.search(r"^stopwaitsecs=(\d+)$", program, re.M)[1]) > 30, "supervisord: stopwaitsecs > 30")
+        expect(int(re.search(r"^stopwaitsecs=(\d+)$", program, re.M)[1]) > graceful,
+               "supervisord: stopwaitsecs > the graceful timeout")  # fmt: skip
         group_stop = "stopasgroup=true" if answers["server"] == "gunicorn" else "stopasgroup=false"
         expect(group_stop in program, f"supervisord: {group_stop}")
         expect("killasgroup=true" in program and "autorestart=true" in program, "supervisord: group kill, restart")
@@ -368,15 +404,15 @@ def test_apache2_t_rejects_a_broken_site_and_a_short_module_list(scratch, certif
 
 # ---------------------------------------------------------------- systemd
 def write_units(unique, scratch: Path, certificates: Path) -> Path:
-    """The unit and its companion (the .service and the .socket name each other), relocated, with the service's
-    drop-in where a root install puts it (<slug>.service.d/system.conf; systemd-analyze reads it there); returns the
-    unit."""
+    """The unit and its companions (the .service and the .socket name each other, the timer its service), relocated,
+    with the drop-in where a root install puts it for each service (<name>.service.d/system.conf; systemd-analyze
+    reads it there); returns the unit."""
+    drop_in = next((content for name, content in unique.companion.items() if kind_of(name) == "systemd-system-drop-in"))
     for name, content in unique.companion.items():
-        if kind_of(name) in ("systemd", "systemd-socket") and name != unique.name:
+        if kind_of(name) in ("systemd", "systemd-socket", "systemd-timer") and name != unique.name:
             write(scratch, name, relocated(content, scratch, certificates))
-        if kind_of(name) == "systemd-system-drop-in":  # each service's (the web app's, Celery's worker and beat)
-            for service in (other for other in unique.companion if kind_of(other) == "systemd"):
-                write(scratch, f"{service}.d/system.conf", relocated(content, scratch, certificates))
+        if kind_of(name) == "systemd":
+            write(scratch, f"{name}.d/system.conf", relocated(drop_in, scratch, certificates))
     return write(scratch, unique.name, relocated(unique, scratch, certificates))
 
 
@@ -390,6 +426,28 @@ def test_systemd_unit_passes_verify(unique, scratch, certificates):
 def test_systemd_socket_passes_verify(unique, scratch, certificates):
     check = validators.systemd_verify(write_units(unique, scratch, certificates))
     assert check.ok, check
+
+
+@pytest.mark.parametrize("unique", params("systemd-timer"))
+def test_systemd_timer_passes_verify(unique, scratch, certificates):
+    check = validators.systemd_verify(write_units(unique, scratch, certificates))
+    assert check.ok, check
+
+
+@pytest.mark.parametrize("schedule", BACKUP_SCHEDULES)
+def test_every_backup_schedule_is_a_calendar_systemd_reads(scratch, schedule):
+    """The backup_schedule answers the hooks accept: each a calendar systemd reads, with a next run (cron reads
+    them as @NAME; tests/e2e/scenario_backups.py runs a crontab with one)."""
+    systemd_analyze = validators.require_tool("systemd-analyze", "systemd")
+    check = validators.run([systemd_analyze, "calendar", schedule])
+    assert check.ok and "Next elapse:" in check.stdout, check
+    assert not validators.run([systemd_analyze, "calendar", "dayly"]).ok
+
+
+def test_systemd_verify_rejects_a_misspelt_timer_key(scratch, certificates):
+    timer = write_units(first_file("systemd-timer"), scratch, certificates)
+    timer.write_text(timer.read_text().replace("Persistent=", "Persistant=", 1))
+    assert not validators.systemd_verify(timer).ok
 
 
 def test_systemd_verify_rejects_a_misspelt_socket_key(scratch, certificates):

@@ -12,7 +12,7 @@ STEP_NAME = re.compile(r"^\{% if cookiecutter\.(_*\w+) == '(\w+)' %\}(\w+)-(\w+)
 # What every value of a question shares (proxy.sh: what each proxy's file uses), present whenever one is chosen;
 # named after the question, or after what it is for (firewall.sh: the proxy's ports opened).
 SHARED_STEP_NAME = re.compile(r"^\{% if cookiecutter\.(\w+) != 'none' %\}(\w+)\.sh\{% endif %\}$")
-SHARED_STEPS = {"proxy": {"proxy", "firewall"}}
+SHARED_STEPS = {"proxy": {"proxy", "firewall"}, "database": {"database", "backups"}}
 DEPLOY_QUESTIONS = ("framework", "server", "proxy", "supervisor", "database", "tls", "task_queue")
 # How each value shows in deploy code that handles it: its name, except where the name is an ordinary word or the
 # operating system's own tool (systemd-tmpfiles, systemctl and journalctl serve whatever the supervisor).

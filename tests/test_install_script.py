@@ -66,6 +66,9 @@ def expected_system_files(answers: dict, os_family: str, join: bool = False) -> 
     if answers["supervisor"] == "systemd":
         expected |= {f"/etc/systemd/system/{SLUG}.service", f"/etc/systemd/system/{SLUG}.socket",
                      f"/etc/systemd/system/{SLUG}.service.d/system.conf"}  # fmt: skip
+        if answers["database"] != "none":  # the backup schedule, its service in the same sandbox
+            expected |= {f"/etc/systemd/system/{SLUG}-backup.service", f"/etc/systemd/system/{SLUG}-backup.timer",
+                         f"/etc/systemd/system/{SLUG}-backup.service.d/system.conf"}  # fmt: skip
     if answers["supervisor"] == "supervisord":
         expected.add(f"/etc/supervisor/conf.d/{SLUG}.conf" if debian else f"/etc/supervisord.d/{SLUG}.ini")
     if answers["proxy"] == "nginx":
@@ -274,7 +277,7 @@ def test_join_installs_only_the_app_lines_and_prints_the_include(tmp_path, case)
         capture_output=True, text=True, check=False, timeout=120,
     )  # fmt: skip
     assert result.returncode == 0 and result.stderr == "", result.stdout + result.stderr
-    answers = {"supervisor": "systemd", **answers}
+    answers = {"supervisor": "systemd", "database": "sqlite", **answers}  # the defaults
     assert files_outside_the_code(root) == expected_system_files(answers, os_family, join=True)
     snippet = include.split()[-1].rstrip(";")
     shared = project / "deploy" / f"{answers['proxy']}-shared-site.conf"

@@ -210,7 +210,7 @@ def test_rhel_dry_run_prints_the_selinux_commands_and_installs_their_packages(an
             assert parsed.stdout.split()[2:] == [f"{NAME}_app_port_t", "tcp", answers["port"]], parsed.stdout
     else:
         assert labels == []
-    assert f"would run: restorecon -R /srv/{SLUG} /run/{SLUG}" in lines
+    assert f"would run: restorecon -R /srv/{SLUG} /run/{SLUG} /var/lib/{SLUG}/media /var/lib/{SLUG}/protected" in lines
 
 
 def test_debian_dry_run_skips_selinux_in_one_line(tmp_path):

@@ -47,3 +47,25 @@ def test_template_markup_in_free_text_is_refused(capsys, field, markup):
     value = f"me{markup}@example.org" if field == "author_email" else f"Lab {markup}"
     assert core.pre_generate(answers_with({field: value})) == 1
     assert f"error: {field}: must not contain template markup" in capsys.readouterr().err
+
+
+# More request_timeout and CORS refusals, through the rule only (test_bad_inputs.py runs both command lines on a few).
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"request_timeout": "601"}, "request_timeout: must be a whole number of seconds from 2 to 600"),
+        ({"request_timeout": "\uff13\uff10"}, "request_timeout: must be a whole number of seconds from 2 to 600"),
+        ({"cors_origins": "https://Viewer.example.org"}, "cors_origins: must be empty, * alone, or origins"),
+        ({"cors_origins": "https://a.org,https://b.org"}, "cors_origins: must be empty, * alone, or origins"),
+        ({"cors_origins": '"https://a.org"'}, "cors_origins: must be empty, * alone, or origins"),
+        ({"cors_origins": "https://a.org#x"}, "cors_origins: must be empty, * alone, or origins"),
+        ({"cors_paths": "api/"}, "cors_paths: must be paths under the prefix"),
+        ({"cors_paths": "/a/../b/"}, "cors_paths: must be paths under the prefix"),
+        ({"cors_paths": '/a"b/'}, "cors_paths: must be paths under the prefix"),
+        ({"cors_paths": "/static/css/"}, "cors_paths: must be paths under the prefix"),
+    ],
+)
+def test_bad_timeout_and_cors_answers_are_refused(capsys, changes, message):
+    assert core.pre_generate(answers_with(changes)) == 1
+    errors = capsys.readouterr().err.splitlines()
+    assert any(line.startswith("error: ") and message in line for line in errors), errors

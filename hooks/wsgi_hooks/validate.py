@@ -114,6 +114,62 @@ def port_problems(port) -> list[str]:
     return []
 
 
+# A request that needs longer belongs in a task queue: the proxy, the server and the browser all wait meanwhile.
+REQUEST_TIMEOUT_RANGE = (2, 600)
+# An origin as browsers send it: scheme, lowercase host, optional port; no path, no trailing slash.
+ORIGIN = re.compile(r"https?://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*(:[0-9]{1,5})?")
+
+
+def request_timeout_problems(timeout) -> list[str]:
+    text = str(timeout)
+    low, high = REQUEST_TIMEOUT_RANGE
+    if not (text.isascii() and text.isdigit()) or not low <= int(text) <= high:
+        return [
+            f"request_timeout: must be a whole number of seconds from {low} to {high}; longer work belongs in a "
+            f"task queue (got {text!r})"
+        ]
+    return []
+
+
+def cors_problems(origins: str, paths: str) -> list[str]:
+    problems = []
+    listed = origins.split()
+    if listed != ["*"] and not all(ORIGIN.fullmatch(origin) for origin in listed):
+        problems.append(
+            "cors_origins: must be empty, * alone, or origins such as https://viewer.example.org (scheme, lowercase "
+            f"host, optional :port, no path), separated by spaces (got {origins!r})"
+        )
+    rule = (
+        "cors_paths: must be paths under the prefix, separated by spaces, each starting and ending with / "
+        "(e.g. /media/ /api/), without '.', '..', '?', '#', '%' or one path twice, and not inside /static/ or "
+        "/media/ other than those two themselves"
+    )
+    entries = paths.split()
+    for path in entries:
+        shape_ok = path.startswith("/") and path.endswith("/") and "//" not in path
+        segments_ok = all(
+            PREFIX_SEGMENT.fullmatch(segment) and segment not in {".", ".."} for segment in path.split("/")[1:-1]
+        )
+        inside = path.startswith(("/static/", "/media/")) and path not in ("/static/", "/media/")
+        if not (shape_ok and segments_ok) or inside:
+            problems.append(f"{rule} (got {path!r})")
+    if len(set(entries)) != len(entries):
+        problems.append(f"{rule} (got {paths!r})")
+    if listed and not entries:
+        problems.append("cors_paths: must name at least one path when cors_origins is set")
+    return problems
+
+
+# Names that systemd's OnCalendar= and cron (as @hourly ...) both read, with the same meaning.
+BACKUP_SCHEDULES = ("hourly", "daily", "weekly", "monthly")
+
+
+def backup_schedule_problems(schedule: str) -> list[str]:
+    if schedule not in BACKUP_SCHEDULES:
+        return [f"backup_schedule: must be one of {', '.join(BACKUP_SCHEDULES)} (got {schedule!r})"]
+    return []
+
+
 def problems(answers: dict) -> list[str]:
     """Every problem with the free-text answers, each as 'field: rule'."""
     return [
@@ -123,4 +179,7 @@ def problems(answers: dict) -> list[str]:
         *domain_problems(answers["domain_name"]),
         *url_prefix_problems(answers["url_prefix"]),
         *port_problems(answers["port"]),
+        *request_timeout_problems(answers["request_timeout"]),
+        *cors_problems(answers["cors_origins"], answers["cors_paths"]),
+        *backup_schedule_problems(answers["backup_schedule"]),
     ]

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from tests.e2e import browser, scenario_join, scenario_servers
+from tests.e2e import browser, scenario_join, scenario_media, scenario_servers
 from tests.nspawn import BUILD_SCRIPT, EXCHANGE_MOUNT, HttpResponse, Testbed, require_testbed, wheelhouse_path
 from tests.render import TEMPLATE_ROOT, render_cookiecutter, valid_for
 
@@ -796,6 +796,7 @@ def run_stack(answers: dict, workdir: Path) -> StackReport:
             report = stack.report
             report.metrics["boot_seconds"] = round(testbed.timings.get("running", 0), 2)
             scenario_servers.prepare(stack)
+            scenario_media.prepare(stack)
             if stack.check("install", stack.install) is None and report.failed():
                 return report
             stack.check("serving after install", stack.wait_for_200)
@@ -815,10 +816,14 @@ def run_stack(answers: dict, workdir: Path) -> StackReport:
             stack.check("healthz reports the database", stack.check_healthz)
             stack.check("outside the prefix is not a 5xx", stack.check_outside_prefix)
             stack.check("security headers once", stack.check_security_headers_once)
+            for name, function in scenario_media.checks(stack):
+                stack.check(name, function, stack)
             if stack.supervisor == "systemd" and not stack.user_mode:
                 stack.check("hardening in force", stack.check_hardening)
             note = stack.check("write a note", stack.write_note)
             stack.check("stop: in time, no orphans, maintenance page", stack.check_stop)
+            for name, function in scenario_media.stopped_checks(stack):
+                stack.check(name, function, stack)
             stack.check("start: time to first 200", stack.check_start)
             if note:
                 stack.check("the note survives the restart", stack.check_note_persists, note)
@@ -833,6 +838,10 @@ def run_stack(answers: dict, workdir: Path) -> StackReport:
             from tests.e2e import scenario_celery
 
             for name, function in scenario_celery.checks(stack):
+                stack.check(name, function, stack)
+            from tests.e2e import scenario_backups
+
+            for name, function in scenario_backups.checks(stack):
                 stack.check(name, function, stack)
             # Redeploys and rotations on the systemd stacks and the PostgreSQL (supervisord) ones: both supervisors,
             # every framework and server, root and --user, within the suite's time.

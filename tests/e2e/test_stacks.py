@@ -10,6 +10,7 @@ with the commands it prints for an administrator run as root), and checks the st
 import pytest
 
 from tests.ci import skip_or_fail
+from tests.e2e import scenario_media
 from tests.e2e.stack import ensure_wheelhouse, run_stack, stack_answers, stack_name
 from tests.render import CHOICES
 
@@ -36,8 +37,11 @@ SYSTEMD = [stack_answers(framework, server, "nginx", "systemd") for framework in
 ]
 # task_queue=celery on one systemd stack (root) and one supervisord stack (--user): tests/e2e/scenario_celery.py.
 CELERY_STACKS = {"django-gunicorn-nginx-systemd-sqlite", "flask-gunicorn-nginx-supervisord-sqlite"}
+# Two of them with a non-default request timeout and CORS on (tests/e2e/scenario_media.py).
 STACKS = [
-    {**answers, "task_queue": "celery"} if stack_name(answers) in CELERY_STACKS else answers
+    scenario_media.with_answers(
+        {**answers, "task_queue": "celery"} if stack_name(answers) in CELERY_STACKS else answers, stack_name(answers)
+    )
     for answers in SUPERVISORD + SYSTEMD
 ]
 

@@ -63,8 +63,8 @@ usage: $0 [--root DIR] [--os debian|rhel] [--no-packages] [--python PATH] [--joi
   --python PATH   the Python (>= $PYTHON_VERSION) that makes the virtualenv, e.g. a conda, pyenv or self-built one
                   (default: the first of python$PYTHON_VERSION, python3, python3.N on PATH that is new enough)
 {% if cookiecutter.supervisor == 'supervisord' %}
-  --no-crontab    with --user: do not add the @reboot line that starts your supervisord at boot to your crontab;
-                  print it instead
+  --no-crontab    with --user: leave your crontab alone (the @reboot line that starts your supervisord at boot{% if cookiecutter.database in ['sqlite', 'postgresql'] %},
+                  the backup line{% endif %}); print the lines instead
 {% endif %}
 USAGE
 }

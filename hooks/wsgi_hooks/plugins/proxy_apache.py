@@ -6,7 +6,7 @@ def site_modules(answers) -> list[str]:
     modules = ["authz_core", "alias", "mime", "headers", "filter", "deflate", "proxy"]
     modules.append("proxy_http" if answers["server"] == "gunicorn" else "proxy_uwsgi")
     if answers["tls"] != "none":
-        modules.append("ssl")
+        modules.append("ssl")  # last: install.sh --join leaves it out (the joined host's TLS)
     return modules
 
 

@@ -4,6 +4,9 @@
 # What a release never gets from the checkout: the server's own secrets, virtualenv and generated files.
 # shellcheck disable=SC2034 # read by steps/releases.sh
 KEPT_ON_SERVER=(.env .venv .git instance staticfiles)
+# Directories in STATE_DIR other steps need, made here in every mode (2750: the account's, in group SERVICE_GROUP,
+# setgid so what the app writes there stays in the group): the files the proxy serves (steps/proxy.sh).
+DATA_DIRS=()
 
 need_packages debian python3 python3-venv
 need_packages rhel "python$PYTHON_VERSION" policycoreutils-python-utils
@@ -24,6 +27,10 @@ ensure_directories() {
         return
     fi
     make_directory "$STATE_DIR" 0750 "$APP_NAME"
+    local directory
+    for directory in "${DATA_DIRS[@]}"; do
+        make_directory "$directory" 2750 "$APP_NAME"
+    done
     run_directory_at_boot
     run_phase directories
 }
@@ -33,19 +40,22 @@ ensure_directories() {
 # stays in it. Made once by an administrator; until they are, the install stops here.
 account_directories() {
     local directory missing=0
-    for directory in "$APP_DIR" "$STATE_DIR" "$LOG_DIR" "$RUN_DIR"; do
+    for directory in "$APP_DIR" "$STATE_DIR" "$LOG_DIR" "$RUN_DIR" "${DATA_DIRS[@]}"; do
         if [[ ! -d $directory || ! -w $directory || $(stat -c %G "$directory") != "$SERVICE_GROUP" ]]; then
             missing=1
         fi
     done
     if [[ $missing == 0 && -f /etc/tmpfiles.d/$APP_NAME.conf ]]; then
-        say "directories $APP_DIR, $STATE_DIR, $LOG_DIR and $RUN_DIR are $SERVICE_USER's"
+        say "directories $APP_DIR, $STATE_DIR, $LOG_DIR and $RUN_DIR${DATA_DIRS[*]:+ (and ${DATA_DIRS[*]})} are $SERVICE_USER's"
         return
     fi
     say "the app's directories are made by an administrator, once, as root:"
     system groupadd --force --system "$SERVICE_GROUP"
     system install -d -o "$SERVICE_USER" -g "$SERVICE_GROUP" -m 2750 "$APP_DIR"
     system install -d -o "$SERVICE_USER" -g "$SERVICE_GROUP" -m 0750 "$STATE_DIR" "$LOG_DIR"
+    if [[ -n ${DATA_DIRS[*]} ]]; then
+        system install -d -o "$SERVICE_USER" -g "$SERVICE_GROUP" -m 2750 "${DATA_DIRS[@]}"
+    fi
     system "printf '%s\\n' '$(run_directory_line)' > /etc/tmpfiles.d/$APP_NAME.conf"
     system systemd-tmpfiles --create "/etc/tmpfiles.d/$APP_NAME.conf"
     die "run this script again once an administrator has made the directories (the commands above)"

@@ -23,5 +23,5 @@ SCHEME=http
 # Where install.sh checks the app after switching releases: the way clients come in, on this machine.
 HEALTH_PORT={{ cookiecutter.port if cookiecutter.proxy == 'none' else (443 if cookiecutter.tls in ['certbot', 'certificate'] else 80) }}
 HEALTH_URL={{ 'https' if cookiecutter.tls in ['certbot', 'certificate'] else 'http' }}://$DOMAIN:$HEALTH_PORT$URL_PREFIX/healthz
-# A unix socket (mode 660, group $SERVICE_GROUP): the proxy's user must join that group to connect.
-PROXY_JOINS_GROUP={{ "yes" if cookiecutter.bind == "unix" else "no" }}
+# A unix socket (mode 660) and the media files the proxy serves are in group $SERVICE_GROUP: the proxy's user joins it.
+PROXY_JOINS_GROUP={{ "yes" if cookiecutter.bind == "unix" or cookiecutter.proxy in ["nginx", "apache"] else "no" }}
