@@ -2,8 +2,9 @@
 stack under systemd as root and a Flask stack under the account's own supervisord (install.sh --user), both with the
 Redis install.sh starts in the container.
 
-- a job started over HTTP, through the proxy under the prefix, completes: the status endpoint says SUCCESS, and the
-  PNG it names is on disk in DATA_DIR/media/ (serving /media/ is the proxy's, tested elsewhere);
+- a job started over HTTP, through the proxy under the prefix, completes: the status endpoint says SUCCESS, the PNG
+  it names is on disk in DATA_DIR/media/, and its link under the prefix serves it through the proxy, also while the
+  web app is stopped (the proxy serves it from disk, not the app);
 - stopping the worker is warm: the strips running when the stop begins finish (their results are stored) and the
   stop returns after them; the job completes once the worker is back;
 - kill -9 of the worker's main process: the supervisor starts a new one, and the interrupted job still completes
@@ -33,7 +34,7 @@ def checks(stack) -> list:
         return []
     return [
         ("celery: short settings in .env, workers restarted", configure),
-        ("celery: a job over HTTP completes, its file in media/", check_job_completes),
+        ("celery: a job over HTTP completes, its file served from media/ by the proxy", check_job_completes),
         ("celery: stopping the worker lets running tasks finish", check_warm_stop),
         ("celery: kill -9 of the worker, restarted, the job completes", check_kill_worker),
         ("celery: beat runs its task once per period, across a restart", check_beat_once_per_period),
@@ -128,6 +129,25 @@ def check_job_completes(stack) -> None:
     status = wait_for(stack, job, lambda status: status["state"] in ("SUCCESS", "FAILURE"))
     assert_done(stack, job, status)
     stack.report.metrics["celery_job_seconds"] = round(time.monotonic() - started, 2)
+    check_result_served_by_the_proxy(stack, status)
+
+
+def check_result_served_by_the_proxy(stack, status: dict) -> None:
+    """The page's link to the result, through the proxy under the prefix: the PNG as on disk, also while the web app
+    is stopped (so the proxy served it from disk, never the app)."""
+    on_disk = stack.run(["cat", f"{DATA_DIR}/media/{status['file']}"], text=False).stdout
+    served = stack.get(status["url"])
+    assert served.status == 200 and served.body == on_disk, f"GET {status['url']} -> {served.status}"
+    assert served.headers.get("content-type", "").startswith("image/png"), served.headers
+    stack.run(stack.control("stop"))
+    try:
+        down = stack.get(f"{PREFIX}/")
+        assert down.status >= 500, f"the web app still answers while stopped: {down.status}"
+        again = stack.get(status["url"])
+        assert again.status == 200 and again.body == on_disk, f"with the app stopped: {status['url']} -> {again.status}"
+    finally:
+        stack.run(stack.control("start"))
+        stack.wait_for_200()
 
 
 def check_warm_stop(stack) -> None:
