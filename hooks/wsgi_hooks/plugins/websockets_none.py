@@ -1,0 +1,1 @@
+"""No websockets: HTTP only, served by the WSGI server."""
