@@ -74,7 +74,21 @@ def full_deploy_matrix() -> list[dict]:
             answers["author_email"] = TLS_CONTACT
         answers.update(free_text_answers(answers))
         matrix.append(answers)
-    return matrix
+    return matrix + websockets_variants(matrix)
+
+
+# websockets=channels changes only the files of the axes it meets (the proxy's lines and modules, the supervisor's
+# unit or program, the install step, the SELinux module): it is rendered on the Django combinations of those axes
+# (server x proxy x supervisor x url_prefix), the others at one value each, rather than doubling the whole matrix.
+WEBSOCKETS_FIXED = {"framework": "django", "bind": "unix", "database": "sqlite", "tls": "none", "task_queue": "none"}
+
+
+def websockets_variants(matrix: list[dict]) -> list[dict]:
+    return [
+        {**answers, "websockets": "channels"}
+        for answers in matrix
+        if answers["proxy"] != "none" and all(answers[key] == value for key, value in WEBSOCKETS_FIXED.items())
+    ]
 
 
 def free_text_answers(answers: dict) -> dict:
@@ -96,7 +110,8 @@ def deploy_matrix() -> list[dict]:
 
 
 def label(answers: dict) -> str:
-    return "-".join(str(answers[key]) for key in (*MATRIX_KEYS, "url_prefix")).replace("/", "~")
+    websockets = "-channels" if answers.get("websockets") == "channels" else ""
+    return ("-".join(str(answers[key]) for key in (*MATRIX_KEYS, "url_prefix")) + websockets).replace("/", "~")
 
 
 class DeployRenderer:

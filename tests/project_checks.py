@@ -107,4 +107,6 @@ def expected_dependencies(answers: dict) -> set[str]:
     names.add(answers["server"])
     if answers.get("task_queue") == "celery":
         names.add("celery")
+    if answers.get("websockets") == "channels":
+        names |= {"channels", "daphne"}
     return names

@@ -74,7 +74,12 @@ def first_file(kind: str) -> UniqueFile:
 def test_matrix_covers_every_accepted_combination():
     every = full_deploy_matrix()
     assert len({label(answers) for answers in every}) == len(every), "each combination once"
-    assert len(every) == math.prod(len(CHOICES[key]) for key in MATRIX_KEYS) * len(PREFIXES)
+    websockets = [answers for answers in every if answers.get("websockets") == "channels"]
+    product = math.prod(len(CHOICES[key]) for key in MATRIX_KEYS) * len(PREFIXES)
+    assert len(every) == product + len(websockets)
+    # channels on every server x proxy x supervisor x prefix it meets (proxy=none refuses it).
+    assert len(websockets) == len(CHOICES["server"]) * 2 * len(CHOICES["supervisor"]) * len(PREFIXES)
+    assert all(not refusals(answers) for answers in websockets)
     matrix = deploy_matrix()
     assert matrix == [answers for answers in every if not refusals(answers)]
     assert 0 < len(matrix) < len(every), "the hooks' rule refuses some combinations, not all"
@@ -148,9 +153,11 @@ def consistency_problems(answers: dict, files: dict[str, str]) -> list[str]:
         uwsgi = files["uwsgi.ini"]
         expect(f"\nharakiri = {timeout}\n" in uwsgi and f"\nworker-reload-mercy = {graceful}\n" in uwsgi,
                "uwsgi: harakiri = request_timeout")  # fmt: skip
+    # The websocket lines (websockets=channels) have timeouts of their own: checked in websocket_problems.
+    app_lines = {name: without_websockets(files[name]) for name in files if name.endswith("-shared-site.conf")}
     for name in ("nginx-shared-site.conf", "apache-shared-site.conf"):
         if name in files:
-            found = set(re.findall(r"(?:_read_timeout |_send_timeout | timeout=)(\d+)", files[name]))
+            found = set(re.findall(r"(?:_read_timeout |_send_timeout | timeout=)(\d+)", app_lines[name]))
             expect(found == {timeout}, f"{name}: every timeout is request_timeout ({found})")
     # manage.py check looks for "<prefix>/" in each server and proxy file.
     for name in ("gunicorn.conf.py", "uwsgi.ini", "nginx-shared-site.conf", "apache-shared-site.conf"):
@@ -160,7 +167,7 @@ def consistency_problems(answers: dict, files: dict[str, str]) -> list[str]:
     code = f"/srv/{SLUG}/current"  # the live release
     static = f"{code}/staticfiles/" if answers["framework"] == "django" else f"{code}/my_web_app/static/"
     if answers["proxy"] == "nginx":
-        site, lines = files["nginx.conf"], files["nginx-shared-site.conf"]
+        site, lines = files["nginx.conf"], app_lines["nginx-shared-site.conf"]
         expect(f"\n    include snippets/{SLUG}.conf;\n" in site, "nginx: the site includes the app's lines")
         expect(re.search(r"^\s*(location|upstream|proxy_pass|uwsgi_pass|alias)\b", site, re.M) is None
                or "location / {\n        return 404;" in site or "acme-challenge" in site,
@@ -267,8 +274,61 @@ def consistency_problems(answers: dict, files: dict[str, str]) -> list[str]:
             expect(re.search(r"^(KillSignal=SIGTERM|stopsignal=TERM)$", worker, re.M) is not None,
                    "celery worker: TERM, Celery's warm shutdown")  # fmt: skip
             expect(f"--app {PACKAGE}.worker worker " in worker, "celery worker: the worker module")
+    problems += websocket_problems(answers, files)
     for line in ANSWER_CONSTANT.findall(files["steps/project.sh"]):
         expect(SAFE_CONSTANT.match(line) is not None, f"install.sh: constant needs quoting: {line}")
+    return problems
+
+
+WEBSOCKET_LINES = re.compile(r"^ *# Websockets \(Django Channels\).*?^ *(?:\}|ProxyPass [^\n]*)\n", re.M | re.S)
+
+
+def without_websockets(lines: str) -> str:
+    """The proxy's app lines less the websocket location (nginx) or ProxyPass (Apache)."""
+    return WEBSOCKET_LINES.sub("", lines)
+
+
+def websocket_problems(answers: dict, files: dict[str, str]) -> list[str]:
+    """websockets=channels: the proxy sends <prefix>/ws/ with the upgrade to the socket Daphne listens on, run by the
+    chosen supervisor; websockets=none: none of it."""
+    prefix = answers["url_prefix"].rstrip("/")
+    socket = f"/run/{SLUG}/daphne.sock"
+    channels = answers.get("websockets") == "channels"
+    proxy = answers["proxy"]
+    lines = files.get(f"{proxy}-shared-site.conf", "")
+    blocks = WEBSOCKET_LINES.findall(lines)
+    problems = []
+
+    def expect(condition: bool, what: str) -> None:
+        if not condition:
+            problems.append(f"websockets: {what}")
+
+    expect(len(blocks) == (1 if channels else 0), f"one websocket block in the {proxy} lines exactly with channels")
+    expect(("daphne" in "".join(files.values())) == channels, "Daphne named exactly with channels")
+    if not channels or len(blocks) != 1:
+        return problems
+    block = blocks[0]
+    if proxy == "nginx":
+        expect(f"location {prefix}/ws/ {{\n" in block, "nginx: location <prefix>/ws/")
+        for line in (f"proxy_pass http://unix:{socket};", "proxy_http_version 1.1;",
+                     "proxy_set_header Upgrade $http_upgrade;", 'proxy_set_header Connection "upgrade";',
+                     "proxy_read_timeout 120s;", "add_header X-Frame-Options"):  # fmt: skip
+            expect(line in block, f"nginx: {line}")
+    else:
+        expect(block.rstrip().endswith(
+            f'ProxyPass "{prefix}/ws/" "unix:{socket}|http://localhost{prefix}/ws/" upgrade=websocket timeout=120'),
+            "apache: ProxyPass <prefix>/ws/ to Daphne with upgrade=websocket")  # fmt: skip
+        expect(lines.index(block) < lines.index(f'ProxyPass "{prefix}/" '), "apache: before the app's ProxyPass")
+        expect("proxy_http" in apache_modules(files["apache.conf"]), "apache: mod_proxy_http enabled")
+    endpoint = f"--endpoint unix:{socket}:mode=660:lockfile=1 --proxy-headers --access-log - asgi:application"
+    program = {
+        "systemd": files.get(f"{SLUG}-daphne.service", ""),
+        "supervisord": files.get("supervisord.conf", "").partition(f"[program:{SLUG}-daphne]")[2],
+        "none": files.get("steps/websockets-channels.sh", ""),
+    }[answers["supervisor"]]
+    expect(endpoint in program, f"{answers['supervisor']}: Daphne listens where the proxy connects")
+    if answers["supervisor"] == "systemd":
+        expect("WorkingDirectory=/srv/my-web-app/current\n" in program, "systemd: runs the live release")
     return problems
 
 

@@ -26,6 +26,16 @@ CELERY = [
     for answers in combinations(*CELERY_KEYS)
 ]
 
+# websockets=channels (Django only, behind a proxy, on a unix socket) adds files that depend on the server (the proxy's
+# lines), the proxy and the supervisor (unit, program or printed command): rendered on each of those combinations,
+# with Django, rather than doubling the product above.
+WEBSOCKETS_KEYS = ("server", "proxy", "supervisor")
+WEBSOCKETS = [
+    {"framework": "django", "database": CHOICES["database"][0], "bind": "unix", **answers, "websockets": "channels"}
+    for answers in combinations(*WEBSOCKETS_KEYS)
+    if answers["proxy"] != "none"
+]
+
 
 def label(answers: dict) -> str:
     return "-".join(answers.values())
@@ -43,7 +53,13 @@ def test_celery_matrix_covers_its_axes():
     assert all(not refusals(answers) for answers in CELERY), "celery is accepted with every framework and supervisor"
 
 
-@pytest.mark.parametrize("answers", ACCEPTED + CELERY, ids=label)
+def test_websockets_matrix_covers_its_axes():
+    assert len(WEBSOCKETS) == len(CHOICES["server"]) * (len(CHOICES["proxy"]) - 1) * len(CHOICES["supervisor"])
+    assert all(not refusals(answers) for answers in WEBSOCKETS), "channels is accepted with Django behind a proxy"
+    assert all(refusals({**answers, "framework": framework}) for answers in WEBSOCKETS for framework in ("flask", "dash"))
+
+
+@pytest.mark.parametrize("answers", ACCEPTED + CELERY + WEBSOCKETS, ids=label)
 def test_combination_renders_a_clean_project(cookies, answers):
     result = cookies.bake(extra_context=answers)
     assert result.exit_code == 0, result.exception

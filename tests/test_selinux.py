@@ -95,6 +95,8 @@ def required_rules(te: str) -> list[tuple[str, str, str, str]]:
             ("httpd_t", system, "unix_stream_socket", "connectto"),
             ("httpd_t", "unconfined_t", "unix_stream_socket", "connectto"),
         ]
+        if "Daphne" in te:  # websockets=channels: Daphne binds its own socket, as a system service
+            rules.append(("httpd_t", "unconfined_service_t", "unix_stream_socket", "connectto"))
     else:
         rules += [("httpd_t", f"{NAME}_app_port_t", "tcp_socket", "name_connect")]
     return rules
@@ -132,11 +134,15 @@ def test_the_socket_owner_follows_the_supervisor():
     """systemd makes the socket itself (init_t); supervisord's programs run as unconfined_service_t. Both modules
     also name unconfined_t, the domain of an account's own processes (install.sh --user installs the same files)."""
     modules = {unique.combos[0]["supervisor"]: unique.content for unique in unique_files()["selinux-module"]
-               if "_app_socket_t" in unique.content}  # fmt: skip
+               if "_app_socket_t" in unique.content and "Daphne" not in unique.content}  # fmt: skip
     assert "type init_t;" in modules["systemd"] and "unconfined_service_t" not in modules["systemd"].split("require")[1]
     assert "type unconfined_service_t;" in modules["supervisord"] and "type init_t;" not in modules["supervisord"]
     for te in modules.values():
         assert "type unconfined_t;" in te
+    # websockets=channels under systemd: Daphne binds its socket itself, in a service's domain.
+    daphne = [unique for unique in unique_files()["selinux-module"] if "Daphne" in unique.content]
+    assert {unique.combos[0]["supervisor"] for unique in daphne} == {"systemd"}
+    assert all("type init_t;" in unique.content and "type unconfined_service_t;" in unique.content for unique in daphne)
 
 
 # ---------------------------------------------------------------- the RHEL path, as far as this machine goes
