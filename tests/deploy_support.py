@@ -235,7 +235,8 @@ def make_scratch_tree(scratch: Path, slug: str) -> None:
     # current: the live release (deploy/install.sh's link), which the files name.
     for directory in ("log", "run", "acme", f"srv/{slug}/current/deploy", f"srv/{slug}/current/.venv/bin"):
         (scratch / directory).mkdir(parents=True, exist_ok=True)
-    for server in ("gunicorn", "uwsgi", "celery", "python"):  # python: the backup unit runs manage.py
+    # python: the backup unit runs manage.py; daphne: websockets=channels
+    for server in ("gunicorn", "uwsgi", "celery", "python", "daphne"):
         stub = scratch / "srv" / slug / "current" / ".venv" / "bin" / server
         stub.write_text("#!/bin/sh\nexit 0\n")
         stub.chmod(0o755)

@@ -324,7 +324,7 @@ def websocket_problems(answers: dict, files: dict[str, str]) -> list[str]:
     program = {
         "systemd": files.get(f"{SLUG}-daphne.service", ""),
         "supervisord": files.get("supervisord.conf", "").partition(f"[program:{SLUG}-daphne]")[2],
-        "none": files.get("steps/websockets-channels.sh", ""),
+        "none": files.get("steps/websockets-channels.sh", "").replace("$RUN_DIR", f"/run/{SLUG}"),  # the printed one
     }[answers["supervisor"]]
     expect(endpoint in program, f"{answers['supervisor']}: Daphne listens where the proxy connects")
     if answers["supervisor"] == "systemd":
