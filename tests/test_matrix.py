@@ -56,7 +56,8 @@ def test_celery_matrix_covers_its_axes():
 def test_websockets_matrix_covers_its_axes():
     assert len(WEBSOCKETS) == len(CHOICES["server"]) * (len(CHOICES["proxy"]) - 1) * len(CHOICES["supervisor"])
     assert all(not refusals(answers) for answers in WEBSOCKETS), "channels is accepted with Django behind a proxy"
-    assert all(refusals({**answers, "framework": framework}) for answers in WEBSOCKETS for framework in ("flask", "dash"))
+    others = [{**answers, "framework": framework} for answers in WEBSOCKETS for framework in ("flask", "dash")]
+    assert all(refusals(answers) for answers in others), "and refused with Flask and Dash"
 
 
 @pytest.mark.parametrize("answers", ACCEPTED + CELERY + WEBSOCKETS, ids=label)

@@ -96,6 +96,8 @@ def wheel_projects(workdir: Path) -> list[Path]:
             for database in ("sqlite", "postgresql"):
                 # task_queue=celery: its dependencies too.
                 answers = {**stack_answers(framework, server, "nginx", "systemd", database), "task_queue": "celery"}
+                if framework == "django":  # websockets=channels: its dependencies too.
+                    answers["websockets"] = "channels"
                 projects.append(render_cookiecutter(workdir / f"{framework}-{server}-{database}", **answers))
     return projects
 
@@ -319,11 +321,11 @@ class Stack:
     def user_pids(self) -> list[int]:
         """The server's master and workers: the processes of the service user (of USER, but its supervisord)."""
         result = self.run(["ps", "-u", USER if self.user_mode else SLUG, "-o", "pid=,comm="], check=False)
-        # Not the server's: the account's own systemd manager and its PAM helper, Celery's worker and beat.
+        # Not the server's: the account's own systemd manager and its PAM helper, Celery's worker and beat, Daphne.
         pids = [
             int(line.split()[0])
             for line in result.stdout.splitlines()
-            if line.split()[1:] not in (["systemd"], ["(sd-pam)"], ["celery"])
+            if line.split()[1:] not in (["systemd"], ["(sd-pam)"], ["celery"], ["daphne"])
         ]
         if self.user_mode:
             supervisord = self.run(["cat", f"/run/{SLUG}/supervisord.pid"], check=False).stdout.strip()
@@ -855,6 +857,10 @@ def run_stack(answers: dict, workdir: Path) -> StackReport:
 
                 for name, function in user_install_checks(stack):
                     stack.check(name, function)
+            from tests.e2e import scenario_websockets
+
+            for name, function in scenario_websockets.checks(stack):
+                stack.check(name, function, stack)
             stack.check("final stop", stack.check_stop)
     finally:
         report.metrics["wall_seconds"] = round(time.monotonic() - started, 1)

@@ -37,13 +37,23 @@ SYSTEMD = [stack_answers(framework, server, "nginx", "systemd") for framework in
 ]
 # task_queue=celery on one systemd stack (root) and one supervisord stack (--user): tests/e2e/scenario_celery.py.
 CELERY_STACKS = {"django-gunicorn-nginx-systemd-sqlite", "flask-gunicorn-nginx-supervisord-sqlite"}
+# websockets=channels on a Django nginx stack (systemd, root, joined into the administrator's server block) and a
+# Django Apache stack (uWSGI, the account's own supervisord, --user): tests/e2e/scenario_websockets.py.
+WEBSOCKETS_STACKS = {"django-gunicorn-nginx-systemd-sqlite", "django-uwsgi-apache-supervisord-sqlite"}
+
+
+def with_options(answers: dict) -> dict:
+    """The stack's answers with the options some stacks exercise (celery, websockets)."""
+    name = stack_name(answers)
+    if name in CELERY_STACKS:
+        answers = {**answers, "task_queue": "celery"}
+    if name in WEBSOCKETS_STACKS:
+        answers = {**answers, "websockets": "channels"}
+    return answers
+
+
 # Two of them with a non-default request timeout and CORS on (tests/e2e/scenario_media.py).
-STACKS = [
-    scenario_media.with_answers(
-        {**answers, "task_queue": "celery"} if stack_name(answers) in CELERY_STACKS else answers, stack_name(answers)
-    )
-    for answers in SUPERVISORD + SYSTEMD
-]
+STACKS = [scenario_media.with_answers(with_options(answers), stack_name(answers)) for answers in SUPERVISORD + SYSTEMD]
 
 
 @pytest.fixture(scope="session")

@@ -19,11 +19,12 @@ def validate(answers):
 
 def next_steps(answers):
     slug = answers["project_slug"]
+    socket = f"{answers['__run_dir']}/daphne.sock"
     yield "# websockets: the echo consumer's test runs without a server: pytest tests/test_websockets.py"
     if answers["supervisor"] == "systemd":
-        yield f"#   on the server, install.sh adds {slug}-daphne.service (Daphne on {answers['__run_dir']}/daphne.sock)"
+        yield f"#   on the server, install.sh adds {slug}-daphne.service (Daphne on {socket})"
     elif answers["supervisor"] == "supervisord":
-        yield f"#   on the server, install.sh adds the program {slug}-daphne (Daphne on {answers['__run_dir']}/daphne.sock)"
+        yield f"#   on the server, install.sh adds the program {slug}-daphne (Daphne on {socket})"
     else:
         yield (
             "#   supervisor=none: run Daphne under your own process manager: the command is in README.md, Websockets"
