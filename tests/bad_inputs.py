@@ -53,8 +53,10 @@ BAD_INPUTS = [
     ({"proxy": "none", "bind": "unix"}, "bind: 'unix' needs a proxy"),
     ({"websockets": "channels"}, "websockets: 'channels' is Django Channels, for framework=django only"),
     ({"websockets": "channels", "framework": "dash"}, "websockets: 'channels' is Django Channels"),
-    ({"websockets": "channels", "framework": "django", "proxy": "none", "bind": "tcp"},
-     "websockets: 'channels' needs a proxy"),
+    (
+        {"websockets": "channels", "framework": "django", "proxy": "none", "bind": "tcp"},
+        "websockets: 'channels' needs a proxy",
+    ),
     ({"websockets": "channels", "framework": "django", "bind": "tcp"}, "websockets: Daphne listens on a unix socket"),
     ({"proxy": "none", "bind": "tcp", "tls": "certificate"}, "tls: HTTPS is terminated by the proxy"),
     ({"tls": "certbot"}, "domain_name: tls=certbot needs a public domain name"),
