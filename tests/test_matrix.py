@@ -34,6 +34,10 @@ WEBSOCKETS = [
     {"framework": "django", "database": CHOICES["database"][0], "bind": "unix", **answers, "websockets": "channels"}
     for answers in combinations(*WEBSOCKETS_KEYS)
     if answers["proxy"] != "none"
+] + [
+    # asgi.py and its test differ with and without a database (the auth middleware, the django_db mark).
+    {"framework": "django", "server": "gunicorn", "database": database, "bind": "unix", "websockets": "channels"}
+    for database in CHOICES["database"][1:]
 ]
 
 
@@ -54,7 +58,9 @@ def test_celery_matrix_covers_its_axes():
 
 
 def test_websockets_matrix_covers_its_axes():
-    assert len(WEBSOCKETS) == len(CHOICES["server"]) * (len(CHOICES["proxy"]) - 1) * len(CHOICES["supervisor"])
+    axes = len(CHOICES["server"]) * (len(CHOICES["proxy"]) - 1) * len(CHOICES["supervisor"])
+    assert len(WEBSOCKETS) == axes + len(CHOICES["database"]) - 1
+    assert {answers["database"] for answers in WEBSOCKETS} == set(CHOICES["database"])
     assert all(not refusals(answers) for answers in WEBSOCKETS), "channels is accepted with Django behind a proxy"
     others = [{**answers, "framework": framework} for answers in WEBSOCKETS for framework in ("flask", "dash")]
     assert all(refusals(answers) for answers in others), "and refused with Flask and Dash"

@@ -18,7 +18,7 @@ from cookiecutter.prompt import prompt_for_config
 
 from tests.ci import require_tool
 from tests.render import PROMPTS, TEMPLATE_ROOT
-from tests.test_matrix import ACCEPTED, CELERY
+from tests.test_matrix import ACCEPTED, CELERY, WEBSOCKETS
 
 PROJECT_TEMPLATE = "{{cookiecutter.project_slug}}"
 # The app's shell files: test_deploy_files.py shellchecks every distinct rendering of the files in deploy/.
@@ -62,7 +62,7 @@ def in_app(path: Path) -> bool:
 def name_contexts() -> tuple[dict, ...]:
     """For each combination test_matrix.py lints: the context cookiecutter renders file names with."""
     contexts = []
-    for answers in ACCEPTED + CELERY:
+    for answers in ACCEPTED + CELERY + WEBSOCKETS:
         context = generate_context(context_file=str(TEMPLATE_ROOT / "cookiecutter.json"), extra_context=answers)
         context["cookiecutter"] = prompt_for_config(context, no_input=True)
         contexts.append(context)
