@@ -23,6 +23,9 @@ MATRIX = [
     # task_queue=celery: the job eagerly and through a real worker on a scratch Redis (TEST_BROKER_URL).
     *({"framework": framework, "database": "sqlite", "server": "gunicorn", "task_queue": "celery"}
       for framework in ("flask", "django", "dash")),
+    # websockets=channels: the echo consumer through asgi.py (Channels' test client), with the auth middleware's
+    # session on PostgreSQL.
+    {"framework": "django", "database": "postgresql", "server": "uwsgi", "websockets": "channels"},
 ]  # fmt: skip
 
 

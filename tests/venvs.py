@@ -29,11 +29,10 @@ def venv_python(venv: Path) -> Path:
 
 def framework_venv(framework: str, workdir: Path) -> Path:
     """The venv for `framework`, rebuilt only when the template's requirements for it change."""
+    options = {"task_queue": "celery", **({"websockets": "channels"} if framework == "django" else {})}
     projects = [
-        # task_queue=celery: Celery's dependencies too (a superset of task_queue=none's).
-        render_cookiecutter(
-            workdir / f"{index}", **valid_for({"framework": framework, "task_queue": "celery", **answers})
-        )
+        # task_queue=celery: Celery's dependencies too (a superset of task_queue=none's); Django's websockets too.
+        render_cookiecutter(workdir / f"{index}", **valid_for({"framework": framework, **options, **answers}))
         for index, answers in enumerate(combinations("database", "server"))
     ]
     wanted = sorted({requirement for project in projects for requirement in requirements(project)})
