@@ -39,7 +39,7 @@ SYSTEMD = [stack_answers(framework, server, "nginx", "systemd") for framework in
 CELERY_STACKS = {"django-gunicorn-nginx-systemd-sqlite", "flask-gunicorn-nginx-supervisord-sqlite"}
 # websockets=channels on a Django nginx stack (systemd, root, joined into the administrator's server block) and a
 # Django Apache stack (uWSGI, the account's own supervisord, --user): tests/e2e/scenario_websockets.py.
-WEBSOCKETS_STACKS = {"django-gunicorn-nginx-systemd-sqlite", "django-uwsgi-apache-supervisord-sqlite"}
+WEBSOCKETS_STACKS = {"django-gunicorn-nginx-systemd-sqlite", "django-gunicorn-apache-supervisord-sqlite"}
 
 
 def with_options(answers: dict) -> dict:
