@@ -38,7 +38,7 @@ SYSTEMD = [stack_answers(framework, server, "nginx", "systemd") for framework in
 # task_queue=celery on one systemd stack (root) and one supervisord stack (--user): tests/e2e/scenario_celery.py.
 CELERY_STACKS = {"django-gunicorn-nginx-systemd-sqlite", "flask-gunicorn-nginx-supervisord-sqlite"}
 # websockets=channels on a Django nginx stack (systemd, root, joined into the administrator's server block) and a
-# Django Apache stack (uWSGI, the account's own supervisord, --user): tests/e2e/scenario_websockets.py.
+# Django Apache stack (gunicorn, the account's own supervisord, --user): tests/e2e/scenario_websockets.py.
 WEBSOCKETS_STACKS = {"django-gunicorn-nginx-systemd-sqlite", "django-gunicorn-apache-supervisord-sqlite"}
 
 
