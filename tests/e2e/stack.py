@@ -822,6 +822,10 @@ def run_stack(answers: dict, workdir: Path) -> StackReport:
                 stack.check(name, function, stack)
             if stack.supervisor == "systemd" and not stack.user_mode:
                 stack.check("hardening in force", stack.check_hardening)
+            from tests.e2e import scenario_websockets
+
+            for name, function in scenario_websockets.checks(stack):
+                stack.check(name, function, stack)
             note = stack.check("write a note", stack.write_note)
             stack.check("stop: in time, no orphans, maintenance page", stack.check_stop)
             for name, function in scenario_media.stopped_checks(stack):
@@ -833,6 +837,8 @@ def run_stack(answers: dict, workdir: Path) -> StackReport:
             if stack.supervisor == "systemd":
                 stack.check("socket activation: a request starts the stopped service", stack.check_socket_activation)
             stack.check("reload under load: zero failures, new code", stack.check_reload_under_load)
+            for name, function in scenario_websockets.after_redeploy_checks(stack):
+                stack.check(name, function, stack)
             from tests.e2e import scenario_releases  # here: it imports this module
 
             for name, function in scenario_releases.checks(stack):
@@ -857,10 +863,6 @@ def run_stack(answers: dict, workdir: Path) -> StackReport:
 
                 for name, function in user_install_checks(stack):
                     stack.check(name, function)
-            from tests.e2e import scenario_websockets
-
-            for name, function in scenario_websockets.checks(stack):
-                stack.check(name, function, stack)
             stack.check("final stop", stack.check_stop)
     finally:
         report.metrics["wall_seconds"] = round(time.monotonic() - started, 1)
