@@ -13,6 +13,11 @@ from tests.render import CHOICES, accepted, combinations, render_cookiecutter, r
 MATRIX_KEYS = ("framework", "server", "proxy", "supervisor", "database")
 # Each combination made acceptable by the hooks' rule (proxy=none gets the answers it needs, e.g. bind=tcp).
 MATRIX = [valid_for(answers) for answers in combinations(*MATRIX_KEYS)]
+# websockets=channels (Django behind a proxy) under each supervisor: its conditional files through both tools.
+WEBSOCKETS = [
+    {"framework": "django", "supervisor": supervisor, "url_prefix": "/eegqc", "websockets": "channels"}
+    for supervisor in CHOICES["supervisor"]
+]
 ALLOWED_DIFFERENCES = {".env", ".copier-answers.yml"}
 
 
@@ -33,7 +38,7 @@ def test_matrix_is_the_full_product_all_accepted():
     assert any(len(answers) > len(MATRIX_KEYS) for answers in MATRIX), "valid_for completed the refused ones"
 
 
-@pytest.mark.parametrize("answers", MATRIX, ids=lambda answers: "-".join(answers.values()))
+@pytest.mark.parametrize("answers", MATRIX + WEBSOCKETS, ids=lambda answers: "-".join(answers.values()))
 def test_copier_tree_equals_cookiecutter_tree(tmp_path, answers):
     from_cookiecutter = render_cookiecutter(tmp_path / "cookiecutter", **answers)
     from_copier = render_copier(tmp_path / "copier", **answers)
