@@ -36,6 +36,11 @@ CASES = {
          "database": "postgresql", "bind": "unix", "tls": "certificate", "domain_name": "lab.example.org"},
         "debian",
     ),
+    "django-gunicorn-nginx-systemd-sqlite-channels-rhel": (
+        {"framework": "django", "server": "gunicorn", "proxy": "nginx", "supervisor": "systemd", "database": "sqlite",
+         "bind": "unix", "url_prefix": "/eegqc", "websockets": "channels"},
+        "rhel",
+    ),
     "dash-gunicorn-none-none-debian": (
         {"framework": "dash", "server": "gunicorn", "proxy": "none", "supervisor": "none", "database": "none",
          "bind": "tcp", "url_prefix": "/eegqc"},
@@ -69,6 +74,9 @@ def expected_system_files(answers: dict, os_family: str, join: bool = False) -> 
         if answers["database"] != "none":  # the backup schedule, its service in the same sandbox
             expected |= {f"/etc/systemd/system/{SLUG}-backup.service", f"/etc/systemd/system/{SLUG}-backup.timer",
                          f"/etc/systemd/system/{SLUG}-backup.service.d/system.conf"}  # fmt: skip
+        if answers.get("websockets") == "channels":  # Daphne, in the same sandbox
+            expected |= {f"/etc/systemd/system/{SLUG}-daphne.service",
+                         f"/etc/systemd/system/{SLUG}-daphne.service.d/system.conf"}  # fmt: skip
     if answers["supervisor"] == "supervisord":
         expected.add(f"/etc/supervisor/conf.d/{SLUG}.conf" if debian else f"/etc/supervisord.d/{SLUG}.ini")
     if answers["proxy"] == "nginx":
@@ -183,6 +191,9 @@ def test_system_changes_are_printed_not_made(installed):
         assert f"would run: systemctl enable {SLUG}.socket {SLUG}.service" in out
         assert f"would run: systemctl restart {SLUG}.socket" in out
         assert f"would run: systemctl restart {SLUG}\n" in out
+        if answers.get("websockets") == "channels":  # Daphne beside the server, restarted with it
+            assert f"{SLUG}.service {SLUG}-daphne.service\n" in out
+            assert f"would run: systemctl restart {SLUG}-daphne.service\n" in out
     if answers["supervisor"] == "supervisord":
         assert f"would run: supervisorctl update {SLUG}" in out
     if answers["supervisor"] == "none":
