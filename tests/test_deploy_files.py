@@ -332,6 +332,26 @@ def websocket_problems(answers: dict, files: dict[str, str]) -> list[str]:
     return problems
 
 
+def test_websocket_checks_reject_a_missing_upgrade_a_late_proxypass_and_another_socket():
+    renderer = DeployRenderer()
+    base = {"framework": "django", "server": "gunicorn", "bind": "unix", "url_prefix": "/eegqc",
+            "websockets": "channels"}  # fmt: skip
+    nginx = {**base, "proxy": "nginx", "supervisor": "systemd"}
+    apache = {**base, "proxy": "apache", "supervisor": "supervisord"}
+    files = {"nginx": renderer.render(nginx), "apache": renderer.render(apache)}
+    assert websocket_problems(nginx, files["nginx"]) == [] and websocket_problems(apache, files["apache"]) == []
+    lines = files["nginx"]["nginx-shared-site.conf"].replace("proxy_set_header Upgrade $http_upgrade;", "")
+    no_upgrade = {**files["nginx"], "nginx-shared-site.conf": lines}
+    assert websocket_problems(nginx, no_upgrade)
+    shared = files["apache"]["apache-shared-site.conf"]
+    websocket = WEBSOCKET_LINES.search(shared)[0]
+    late = shared.replace(websocket, "") + websocket
+    assert websocket_problems(apache, {**files["apache"], "apache-shared-site.conf": late})
+    other_socket = files["nginx"][f"{SLUG}-daphne.service"].replace("daphne.sock", "asgi.sock")
+    assert websocket_problems(nginx, {**files["nginx"], f"{SLUG}-daphne.service": other_socket})
+    assert websocket_problems({**nginx, "websockets": "none"}, files["nginx"]), "Daphne's files without channels"
+
+
 def test_one_answer_set_drives_every_file():
     """Prefix, socket, static path, signals and timeouts agree across all files of each combination."""
     problems = {}
