@@ -8,6 +8,8 @@ BAD_INPUTS = [
     ({"project_slug": "a" * 32}, "project_slug: must be 1-31 lowercase letters"),
     ({"project_name": "研究室"}, "project_slug: cannot be derived from project_name"),
     ({"project_name": "A " * 150}, "project_name: must be at most 50 columns wide"),
+    ({"project_name": "EEG\u00a0Lab"}, "project_name: must not contain spaces other than the plain one"),
+    ({"description": "QC\u200b tool"}, "description: must not contain spaces other than the plain one"),
     ({"project_name": "研究室" * 9}, "project_name: must be at most 50 columns wide"),
     ({"project_name": "!!! ???"}, "project_slug: cannot be derived from project_name"),
     ({"project_name": "2048 Game"}, "project_slug: must be 1-31 lowercase letters"),

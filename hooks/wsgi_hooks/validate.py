@@ -42,11 +42,22 @@ def width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(character) in "WF" else 1 for character in text)
 
 
+def invisible_characters(text: str) -> bool:
+    """Spaces other than the plain one (no-break, ideographic...), invisible format characters (zero-width) and line
+    separators: they go into the generated Python, where ruff rejects them as ambiguous, and mislead a reader."""
+    return any(
+        unicodedata.category(character) in ("Zl", "Zp", "Cf", "Cc") or (character != " " and character.isspace())
+        for character in text
+    )
+
+
 def text_problems(answers: dict) -> list[str]:
     problems = []
     for field in ("project_name", "description", "author_name"):
         if UNSAFE_TEXT.search(answers[field]):
             problems.append(f"{field}: must not contain double quotes, backslashes or control characters")
+        elif invisible_characters(answers[field]):
+            problems.append(f"{field}: must not contain spaces other than the plain one or invisible characters")
     for field in ("project_name", "description", "author_name", "author_email"):
         if TEMPLATE_MARKUP.search(answers[field]):
             problems.append(f"{field}: must not contain template markup ('{{{{', '{{%' or '{{#')")
