@@ -60,6 +60,10 @@ BAD_INPUTS = [
         "websockets: 'channels' needs a proxy",
     ),
     ({"websockets": "channels", "framework": "django", "bind": "tcp"}, "websockets: Daphne listens on a unix socket"),
+    (
+        {"websockets": "channels", "framework": "django", "cors_origins": "*", "cors_paths": "/api/ /ws/"},
+        "cors_paths: <prefix>/ws/ is Daphne's",
+    ),
     ({"proxy": "none", "bind": "tcp", "tls": "certificate"}, "tls: HTTPS is terminated by the proxy"),
     ({"tls": "certbot"}, "domain_name: tls=certbot needs a public domain name"),
     ({"tls": "certbot", "domain_name": "127.0.0.1"}, "domain_name: tls=certbot needs a public domain name"),

@@ -15,6 +15,12 @@ def validate(answers):
         )
     elif answers["bind"] == "tcp":
         yield "websockets: Daphne listens on a unix socket beside the WSGI server's; choose bind=unix with websockets"
+    if answers["cors_origins"].strip() and any(path.startswith("/ws/") for path in answers["cors_paths"].split()):
+        # A CORS location there would take those paths from Daphne (nginx: the longer prefix wins).
+        yield (
+            "cors_paths: <prefix>/ws/ is Daphne's, which checks a websocket's Origin itself; leave paths under /ws/ "
+            "out of cors_paths with websockets=channels"
+        )
 
 
 def next_steps(answers):
