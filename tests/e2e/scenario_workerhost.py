@@ -95,15 +95,13 @@ def redis_ping(testbed: Testbed, password: str | None) -> str:
     return (result.stdout + result.stderr).strip()
 
 
-def install_worker_host(stack: Stack, worker: Testbed, broker_url: str) -> str:
+def install_worker_host(worker: Testbed, broker_url: str) -> str:
     """As the README says: .env before the first install.sh run, then install.sh as on the web server."""
     worker.run(["cp", "-a", "/project", CHECKOUT])
     worker.run(["install", "-d", "-m", "0755", f"/srv/{SLUG}"])
     settings = f"CELERY_BROKER_URL={broker_url}\nCELERY_BEAT=no\n"
     worker.run(["bash", "-c", f"umask 077 && cat >{ENV_FILE}"], input=settings)
-    started = time.monotonic()
     result = worker.run([f"{CHECKOUT}/deploy/install.sh", "--no-packages"], timeout=INSTALL_TIMEOUT, check=False)
-    stack.report.metrics["worker_host_install_seconds"] = round(time.monotonic() - started, 2)
     assert result.returncode == 0, f"install.sh on the worker server:\n{result.stdout[-3000:]}\n{result.stderr[-2000:]}"
     assert "CELERY_BEAT=no: no beat on this server" in result.stdout, result.stdout[-3000:]
     assert "CELERY_BROKER_URL names a broker elsewhere" in result.stdout, result.stdout[-3000:]
@@ -151,7 +149,7 @@ def check_worker_host(stack: Stack) -> None:
 
         restart_web_host(stack, password)
         phase("web server restarted")
-        install_worker_host(stack, worker, broker_url)
+        install_worker_host(worker, broker_url)
         phase("worker server installed")
         assert unit_state(worker, f"{SLUG}-worker") == "active", worker.journal(f"{SLUG}-worker", 40)
         assert unit_state(worker, "redis-server") != "active", "install.sh started a Redis on the worker server"
