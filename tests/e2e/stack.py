@@ -835,9 +835,9 @@ def run_stack(answers: dict, workdir: Path) -> StackReport:
 
             for name, function in scenario_releases.checks(stack):
                 stack.check(name, function, stack)
-            from tests.e2e import scenario_celery
+            from tests.e2e import scenario_celery, scenario_workerhost
 
-            for name, function in scenario_celery.checks(stack):
+            for name, function in scenario_celery.checks(stack) + scenario_workerhost.checks(stack):
                 stack.check(name, function, stack)
             from tests.e2e import scenario_backups
 
