@@ -153,6 +153,7 @@ def check_worker_host(stack: Stack) -> None:
         phase("worker server installed")
         assert unit_state(worker, f"{SLUG}-worker") == "active", worker.journal(f"{SLUG}-worker", 40)
         assert unit_state(worker, "redis-server") != "active", "install.sh started a Redis on the worker server"
+        assert unit_state(worker, f"{SLUG}-redis") != "active", "the app's Redis runs on the worker server"
         assert unit_state(worker, f"{SLUG}-beat") != "active", "a beat runs on the worker server"
         assert not processes(worker, r"celery .* beat"), processes(worker, "celery")
         assert unit_state(stack.testbed, f"{SLUG}-beat") == "active", "no beat on the web server"

@@ -319,11 +319,12 @@ class Stack:
     def user_pids(self) -> list[int]:
         """The server's master and workers: the processes of the service user (of USER, but its supervisord)."""
         result = self.run(["ps", "-u", USER if self.user_mode else SLUG, "-o", "pid=,comm="], check=False)
-        # Not the server's: the account's own systemd manager and its PAM helper, Celery's worker and beat.
+        # Not the server's: the account's own systemd manager and its PAM helper, Celery's worker and beat, the app's
+        # own Redis.
         pids = [
             int(line.split()[0])
             for line in result.stdout.splitlines()
-            if line.split()[1:] not in (["systemd"], ["(sd-pam)"], ["celery"])
+            if line.split()[1:] not in (["systemd"], ["(sd-pam)"], ["celery"], ["redis-server"])
         ]
         if self.user_mode:
             supervisord = self.run(["cat", f"/run/{SLUG}/supervisord.pid"], check=False).stdout.strip()
