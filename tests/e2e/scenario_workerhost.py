@@ -87,6 +87,17 @@ def restart_web_host(stack: Stack, password: str) -> None:
     scenario_celery.wait_for_worker(stack)
 
 
+def restore_web_host(stack: Stack) -> None:
+    """The web server as installed again, for the stack's later checks (install.sh runs again there): the
+    distribution's Redis as packaged and stopped, the app and its workers back on the app's own Redis."""
+    stack.run(["sed", "-i", "/^# A worker on a second server (README)$/,$d", REDIS_CONF])
+    stack.run(["systemctl", "disable", "--now", "redis-server"], timeout=60)
+    replace_setting(stack.testbed, ENV_FILE, "CELERY_BROKER_URL", f"redis+socket:///run/{SLUG}/redis.sock")
+    stack.run(["systemctl", "restart", SLUG, f"{SLUG}-worker", f"{SLUG}-beat"], timeout=120)
+    stack.wait_for_200()
+    scenario_celery.wait_for_worker(stack)
+
+
 def redis_ping(testbed: Testbed, password: str | None) -> str:
     """PING from the worker server to the web server's Redis (the password in the environment, not the argv)."""
     env = {"REDISCLI_AUTH": password} if password else {}
@@ -186,3 +197,5 @@ def check_worker_host(stack: Stack) -> None:
         scenario_celery.wait_for_worker(stack)
         started = time.monotonic()
     phase("stop")
+    restore_web_host(stack)
+    phase("web server restored")
