@@ -21,7 +21,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.measure import median, spread
+from bench.measure import median, process_tree_cpu, spread
 from tests.render import TEMPLATE_ROOT, render_cookiecutter
 
 WRK = ["wrk", "--threads", "2", "--connections", "16", "--latency"]
@@ -169,12 +169,17 @@ Include {site}
                 wait_for_200(stack.url, processes)
                 # Warm up (workers import lazily, caches fill), then measure.
                 subprocess.run([*WRK, "--duration", "2s", stack.url], capture_output=True, check=True)
+                cpu_before = [process_tree_cpu(process.pid) for process in processes]
                 result = subprocess.run(
                     [*WRK, "--duration", f"{self.seconds}s", "--header", "Host: localhost", stack.url],
                     capture_output=True,
                     text=True,
                     check=True,
                 )
+                cpu = [
+                    process_tree_cpu(process.pid) - before
+                    for process, before in zip(processes, cpu_before, strict=True)
+                ]
             finally:
                 for process in reversed(processes):
                     process.terminate()
@@ -184,7 +189,13 @@ Include {site}
                     except subprocess.TimeoutExpired:
                         process.kill()
                         process.wait()
-        return parse_wrk(result.stdout)
+        measured = parse_wrk(result.stdout)
+        # The proxy, when there is one, is the last process started.
+        proxy_cpu = cpu[-1] if stack.proxy != "none" else 0.0
+        per_request = 1e6 / measured["requests"] if measured["requests"] else 0.0
+        measured["cpu_us"] = sum(cpu) * per_request
+        measured["proxy_cpu_us"] = proxy_cpu * per_request
+        return measured
 
 
 def install_app_lines(project: Path, proxy: str, config_dir: Path) -> None:
@@ -228,6 +239,7 @@ def parse_wrk(output: str) -> dict:
     if match := re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output):
         errors += sum(int(number) for number in match.groups())
     return {
+        "requests": int(re.search(r"(\d+) requests in", output).group(1)),
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
         "p50": latency("50"),
         "p99": latency("99"),
@@ -249,6 +261,14 @@ def stacks(work: Path) -> list[Stack]:
             "gunicorn-nginx",
             "deploy/gunicorn.conf.py and deploy/nginx.conf as generated (unix socket)",
             GUNICORN_AS_GENERATED,
+            site="generated",
+            compare_to="BrainPainter's recipe",
+        ),
+        Stack(
+            "generated nginx → gunicorn, 3 workers",
+            "gunicorn-nginx",
+            "the same, with WEB_CONCURRENCY=3 (the recipe's worker count; the default is 2 x CPUs + 1)",
+            [["env", "WEB_CONCURRENCY=3", *GUNICORN_AS_GENERATED[0]]],
             site="generated",
             compare_to="BrainPainter's recipe",
         ),
@@ -414,32 +434,44 @@ def run_served(work: Path, rounds: int, seconds: int) -> tuple[list[Stack], dict
 def served_report(all_stacks: list[Stack], first_200: dict, rounds: int, seconds: int) -> list[str]:
     by_name = {stack.name: stack for stack in all_stacks}
     rps = {stack.name: median([result["rps"] for result in stack.results]) for stack in all_stacks}
+    cpu = {stack.name: median([result["cpu_us"] for result in stack.results]) for stack in all_stacks}
     lines = [
         "## Served: generated stacks against the seeds' recipes",
         "",
         f"The same generated Flask app's home page, wrk with 2 threads and 16 connections for {seconds} s after a 2 s"
         f" warm-up, {rounds} rounds with the stacks alternating; medians, with the lowest and highest in brackets.",
+        "CPU per request is what the stack's own processes (app server and proxy, workers included) used during the"
+        " load, divided by the requests served (then the proxy's share of it): it hardly moves when other work shares"
+        " the machine, where requests per second do. Ratios: requests per second, generated over recipe, and CPU per"
+        " request, recipe over generated (higher is better in both).",
         "",
-        "| stack | what runs | requests/s | p50 ms | p99 ms | errors | ratio |",
-        "|---|---|---|---|---|---|---|",
+        "| stack | what runs | requests/s | CPU µs per request | p50 ms | p99 ms | errors | ratio |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for stack in all_stacks:
         results = stack.results
         values = [result["rps"] for result in results]
         ratio = ""
         if stack.compare_to:
-            ratio = f"{rps[stack.name] / rps[stack.compare_to]:.2f} x {stack.compare_to}"
+            ratio = (
+                f"{rps[stack.name] / rps[stack.compare_to]:.2f} x {stack.compare_to} (CPU: "
+                f"{cpu[stack.compare_to] / cpu[stack.name]:.2f} x)"
+            )
         elif stack.proxy == "none":
             proxied = by_name["generated nginx → gunicorn"].name
             ratio = f"nginx → gunicorn is {rps[proxied] / rps[stack.name]:.2f} x this"
         lines.append(
             f"| {stack.name} | {stack.description} | {rps[stack.name]:.0f} ({spread(values)}) | "
+            f"{cpu[stack.name]:.0f} ({spread([r['cpu_us'] for r in results])}); proxy "
+            f"{median([r.get('proxy_cpu_us', 0.0) for r in results]):.0f} | "
             f"{median([r['p50'] for r in results]):.1f} | {median([r['p99'] for r in results]):.1f} | "
             f"{sum(r['errors'] for r in results)} | {ratio} |"
         )
     for generated, recipe in [("generated nginx → uWSGI", "eeg-qc-dash's HTTP recipe")]:
         lines.append("")
-        lines.append(f"{generated} is {rps[generated] / rps[recipe]:.2f} x {recipe}.")
+        lines.append(
+            f"{generated} is {rps[generated] / rps[recipe]:.2f} x {recipe} (CPU: {cpu[recipe] / cpu[generated]:.2f} x)."
+        )
     lines += ["", "## From the generate command to the first 200 through nginx", "", "| phase | seconds |", "|---|---|"]
     lines += [f"| {phase} | {seconds_:.1f} |" for phase, seconds_ in first_200.items()]
     return [*lines, ""]

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import yaml
 
+from tests.render import CHOICES
+
 TEXT_SUFFIXES = {
     ".py", ".toml", ".yml", ".yaml", ".json", ".ini", ".cfg", ".conf", ".md", ".txt", ".html", ".css", ".js", ".sh",
     ".sql", ".service", ".socket", ".mako", ".example", "",
@@ -102,6 +104,8 @@ def expected_dependencies(answers: dict) -> set[str]:
             names.add("dash")
         if answers["database"] != "none":
             names |= {"flask-sqlalchemy", "flask-migrate", "flask-wtf"}
+        if answers.get("proxy", CHOICES["proxy"][0]) in ("nginx", "apache"):
+            names.add("itsdangerous")  # the signed links to protected media
     if answers["database"] == "postgresql":
         names.add("psycopg")
     names.add(answers["server"])

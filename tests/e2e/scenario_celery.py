@@ -1,6 +1,7 @@
 """task_queue=celery end to end, on the stacks of test_stacks.py generated with it (CELERY_STACKS there): a Django
 stack under systemd as root and a Flask stack under the account's own supervisord (install.sh --user), both with the
-Redis install.sh starts in the container.
+Redis install.sh starts in the container; a Dash stack (systemd, root, uWSGI) has the first two checks
+(JOB_ONLY_STACKS) and then tests/e2e/scenario_workerhost.py's.
 
 - a job started over HTTP, through the proxy under the prefix, completes: the status endpoint says SUCCESS, the PNG
   it names is on disk in DATA_DIR/media/, and its link under the prefix serves it through the proxy, also while the
@@ -10,6 +11,8 @@ Redis install.sh starts in the container.
 - kill -9 of the worker's main process: the supervisor starts a new one, and the interrupted job still completes
   (late acknowledgement: the broker hands the unacknowledged strips out again once CELERY_VISIBILITY_TIMEOUT, set
   short here, has passed);
+- the broker is the app's own Redis (install.sh wrote its socket into .env): the app's account gets PONG on the
+  socket, another account (nobody) is refused, and no Redis listens on a TCP port;
 - beat sends its periodic task once per period (CELERY_PRUNE_INTERVAL=2 s), also across a restart of beat: the
   task's log lines are at least a period apart and as many as the time allows.
 """
@@ -20,7 +23,7 @@ import json
 import re
 import time
 
-from tests.e2e.stack import PREFIX, SLUG, USER_CONF_DIR
+from tests.e2e.stack import PREFIX, SLUG, USER, USER_CONF_DIR
 
 DATA_DIR = f"/var/lib/{SLUG}"
 PRUNE_INTERVAL = 2
@@ -29,12 +32,23 @@ JOB_TIMEOUT = 90
 SMALL, LARGE = 160, 640  # image widths: a quick job, and one that keeps the worker's processes busy for seconds
 
 
+# Stacks with the first two checks only (the Dash one, whose time goes to tests/e2e/scenario_workerhost.py): the
+# warm stop, kill -9 and beat are the supervisor's and Celery's, the same for every framework.
+JOB_ONLY_STACKS = {"dash-uwsgi-nginx-systemd-sqlite"}
+
+
 def checks(stack) -> list:
     if stack.answers.get("task_queue") != "celery":
         return []
-    return [
+    job = [
         ("celery: short settings in .env, workers restarted", configure),
+        ("celery: the broker is the app's own Redis, closed to other accounts", check_private_broker),
         ("celery: a job over HTTP completes, its file served from media/ by the proxy", check_job_completes),
+    ]
+    if stack.report.name in JOB_ONLY_STACKS:
+        return job
+    return [
+        *job,
         ("celery: stopping the worker lets running tasks finish", check_warm_stop),
         ("celery: kill -9 of the worker, restarted, the job completes", check_kill_worker),
         ("celery: beat runs its task once per period, across a restart", check_beat_once_per_period),
@@ -81,6 +95,21 @@ def configure(stack) -> None:
     stack.run(["bash", "-c", f"cat >> {stack.app_dir}/.env"], input=settings)
     stack.run(control(stack, "restart", f"{SLUG}-worker", f"{SLUG}-beat"), timeout=120)
     wait_for_worker(stack)
+
+
+def check_private_broker(stack) -> None:
+    socket = f"/run/{SLUG}/redis.sock"
+    broker = stack.run(["grep", "^CELERY_BROKER_URL=", f"{stack.app_dir}/.env"]).stdout.strip()
+    assert broker == f"CELERY_BROKER_URL=redis+socket://{socket}", broker
+    account = USER if stack.user_mode else SLUG
+    own = stack.run(["runuser", "-u", account, "--", "redis-cli", "-s", socket, "ping"], check=False)
+    assert own.stdout.strip() == "PONG", f"{account}: {own.stdout}{own.stderr}"
+    other = stack.run(["runuser", "-u", "nobody", "--", "redis-cli", "-s", socket, "ping"], check=False)
+    assert "PONG" not in other.stdout and "Permission denied" in other.stdout + other.stderr, (
+        f"nobody: {other.stdout}{other.stderr}"
+    )
+    listening = stack.run(["ss", "-Hltnp"]).stdout
+    assert "redis" not in listening, f"a Redis listens on TCP:\n{listening}"
 
 
 def start_job(stack, width: int) -> dict:

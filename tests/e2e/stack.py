@@ -321,11 +321,12 @@ class Stack:
     def user_pids(self) -> list[int]:
         """The server's master and workers: the processes of the service user (of USER, but its supervisord)."""
         result = self.run(["ps", "-u", USER if self.user_mode else SLUG, "-o", "pid=,comm="], check=False)
-        # Not the server's: the account's own systemd manager and its PAM helper, Celery's worker and beat, Daphne.
+        # Not the server's: the account's own systemd manager and its PAM helper, Celery's worker and beat, the app's
+        # own Redis, Daphne.
         pids = [
             int(line.split()[0])
             for line in result.stdout.splitlines()
-            if line.split()[1:] not in (["systemd"], ["(sd-pam)"], ["celery"], ["daphne"])
+            if line.split()[1:] not in (["systemd"], ["(sd-pam)"], ["celery"], ["redis-server"], ["daphne"])
         ]
         if self.user_mode:
             supervisord = self.run(["cat", f"/run/{SLUG}/supervisord.pid"], check=False).stdout.strip()
@@ -843,9 +844,9 @@ def run_stack(answers: dict, workdir: Path) -> StackReport:
 
             for name, function in scenario_releases.checks(stack):
                 stack.check(name, function, stack)
-            from tests.e2e import scenario_celery
+            from tests.e2e import scenario_celery, scenario_workerhost
 
-            for name, function in scenario_celery.checks(stack):
+            for name, function in scenario_celery.checks(stack) + scenario_workerhost.checks(stack):
                 stack.check(name, function, stack)
             from tests.e2e import scenario_backups
 

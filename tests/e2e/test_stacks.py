@@ -35,8 +35,13 @@ SUPERVISORD = [
 SYSTEMD = [stack_answers(framework, server, "nginx", "systemd") for framework in FRAMEWORKS for server in SERVERS] + [
     stack_answers("django", "uwsgi", "apache", "systemd")
 ]
-# task_queue=celery on one systemd stack (root) and one supervisord stack (--user): tests/e2e/scenario_celery.py.
-CELERY_STACKS = {"django-gunicorn-nginx-systemd-sqlite", "flask-gunicorn-nginx-supervisord-sqlite"}
+# task_queue=celery on one stack per framework: two under systemd (root), one under supervisord (--user):
+# tests/e2e/scenario_celery.py; the Dash one also with a worker on a second server (tests/e2e/scenario_workerhost.py).
+CELERY_STACKS = {
+    "django-gunicorn-nginx-systemd-sqlite",
+    "flask-gunicorn-nginx-supervisord-sqlite",
+    "dash-uwsgi-nginx-systemd-sqlite",
+}
 # websockets=channels on a Django nginx stack (systemd, root, joined into the administrator's server block) and a
 # Django Apache stack (gunicorn, the account's own supervisord, --user): tests/e2e/scenario_websockets.py.
 WEBSOCKETS_STACKS = {"django-gunicorn-nginx-systemd-sqlite", "django-gunicorn-apache-supervisord-sqlite"}

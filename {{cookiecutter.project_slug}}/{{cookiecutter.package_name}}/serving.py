@@ -21,7 +21,7 @@ def server_command(bind: str) -> list[str]:
     if SERVER_CONFIG.exists():
         command += ["--config", str(SERVER_CONFIG), "--env", "SCRIPT_NAME="]
     return [*command, "wsgi:application"]
-{% else %}
+{% elif cookiecutter.server == "uwsgi" %}
 SERVER_CONFIG = PROJECT_ROOT / "deploy" / "uwsgi.ini"
 
 

@@ -17,6 +17,10 @@ RHEL_PACKAGES=()
 # Programs the supervisor runs beside the web app, from the same release (task_queue steps add them; none: empty).
 # shellcheck disable=SC2034 # read by the supervisor's step
 WORKERS=()
+# Services the app needs that the supervisor runs before it and leaves running across deploys (a task queue's broker
+# of the app's own).
+# shellcheck disable=SC2034 # read by the supervisor's step
+BACKING_SERVICES=()
 
 say() { printf 'install.sh: %s\n' "$*"; }
 die() { printf 'install.sh: error: %s\n' "$*" >&2; exit 1; }
