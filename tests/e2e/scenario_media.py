@@ -210,7 +210,9 @@ def check_slow_request_cut(stack) -> None:
     assert response.status == 504 or (response.status == 503 and "is back in a moment" in response.text), (
         f"a request slower than {timeout} s -> {response.status}: {response.text[:200]}"
     )
-    assert timeout - 0.5 <= seconds < timeout + 3, f"cut after {seconds:.1f} s, the timeout is {timeout} s"
+    # uWSGI counts harakiri in whole seconds: the deadline is the start's second (truncated) plus the timeout, and the
+    # master kills once its clock reaches it, so a request may be cut up to a second early (seen: 7.3 s of 8).
+    assert timeout - 1 <= seconds < timeout + 3, f"cut after {seconds:.1f} s, the timeout is {timeout} s"
     # The server killed it too: the worker is not left busy for the rest of the 20 s.
     deadline = time.monotonic() + 10
     while "HARAKIRI" not in (log := stack.app_log()) and time.monotonic() < deadline:
