@@ -12,7 +12,8 @@ Redis install.sh starts in the container; a Dash stack (systemd, root, uWSGI) ha
   (late acknowledgement: the broker hands the unacknowledged strips out again once CELERY_VISIBILITY_TIMEOUT, set
   short here, has passed);
 - the broker is the app's own Redis (install.sh wrote its socket into .env): the app's account gets PONG on the
-  socket, another account (nobody) is refused, and no Redis listens on a TCP port;
+  socket, another account (nobody) is refused, no Redis listens on a TCP port, and the redeploys before these checks
+  left it running (the same run id);
 - beat sends its periodic task once per period (CELERY_PRUNE_INTERVAL=2 s), also across a restart of beat: the
   task's log lines are at least a period apart and as many as the time allows.
 """
@@ -35,6 +36,23 @@ SMALL, LARGE = 160, 640  # image widths: a quick job, and one that keeps the wor
 # Stacks with the first two checks only (the Dash one, whose time goes to tests/e2e/scenario_workerhost.py): the
 # warm stop, kill -9 and beat are the supervisor's and Celery's, the same for every framework.
 JOB_ONLY_STACKS = {"dash-uwsgi-nginx-systemd-sqlite"}
+
+
+def before_redeploy_checks(stack) -> list:
+    if stack.answers.get("task_queue") != "celery":
+        return []
+    return [("celery: the app's own Redis before the redeploys (its run id)", record_broker_run_id)]
+
+
+def broker_run_id(stack) -> str:
+    """Redis's run id: a new one each time the server starts."""
+    account = USER if stack.user_mode else SLUG
+    info = stack.run(["runuser", "-u", account, "--", "redis-cli", "-s", f"/run/{SLUG}/redis.sock", "info", "server"])
+    return re.search(r"^run_id:(\w+)", info.stdout, re.M)[1]
+
+
+def record_broker_run_id(stack) -> None:
+    stack.report.metrics["broker_run_id_before_redeploys"] = broker_run_id(stack)
 
 
 def checks(stack) -> list:
@@ -110,6 +128,9 @@ def check_private_broker(stack) -> None:
     )
     listening = stack.run(["ss", "-Hltnp"]).stdout
     assert "redis" not in listening, f"a Redis listens on TCP:\n{listening}"
+    # The redeploys since (reload under load, releases, rollback) left it running: waiting tasks are not dropped.
+    before = stack.report.metrics.get("broker_run_id_before_redeploys")
+    assert before and broker_run_id(stack) == before, f"the app's Redis was restarted by a redeploy ({before})"
 
 
 def start_job(stack, width: int) -> dict:

@@ -827,6 +827,10 @@ def run_stack(answers: dict, workdir: Path) -> StackReport:
 
             for name, function in scenario_websockets.checks(stack):
                 stack.check(name, function, stack)
+            from tests.e2e import scenario_celery
+
+            for name, function in scenario_celery.before_redeploy_checks(stack):
+                stack.check(name, function, stack)
             note = stack.check("write a note", stack.write_note)
             stack.check("stop: in time, no orphans, maintenance page", stack.check_stop)
             for name, function in scenario_media.stopped_checks(stack):
@@ -844,7 +848,7 @@ def run_stack(answers: dict, workdir: Path) -> StackReport:
 
             for name, function in scenario_releases.checks(stack):
                 stack.check(name, function, stack)
-            from tests.e2e import scenario_celery, scenario_workerhost
+            from tests.e2e import scenario_workerhost
 
             for name, function in scenario_celery.checks(stack) + scenario_workerhost.checks(stack):
                 stack.check(name, function, stack)
