@@ -87,7 +87,7 @@ def test_generated_project_passes_its_own_tests(request, tmp_path, venvs, answer
     tests = run(python, project, "-m", "pytest", "-q", "-p", "no:cacheprovider", environment=environment)
     assert tests.returncode == 0, tests.stdout[-4000:] + tests.stderr[-2000:]
     summary = tests.stdout.strip().splitlines()[-1]
-    assert re.search(r"\d+ passed", summary) and "skipped" not in summary, summary
+    assert re.search(r"\d+ passed", summary) and "skipped" not in summary and "warning" not in summary, summary
 
     if answers["framework"] == "django" and answers["database"] != "none":
         migrate = run(python, project, "manage.py", "migrate", "--no-input", environment=environment)
