@@ -58,10 +58,15 @@ end
 """
 
 
-def redis_cli(stack, *arguments: str):
-    """redis-cli on the app's own Redis, as the app's account (the socket is closed to others)."""
-    account = USER if stack.user_mode else SLUG
-    return stack.run(["runuser", "-u", account, "--", "redis-cli", "-s", f"/run/{SLUG}/redis.sock", *arguments])
+BROKER_SOCKET = f"/run/{SLUG}/redis.sock"
+
+
+def redis_cli(stack, *arguments: str, account: str = "", check: bool = True):
+    """redis-cli on the app's own Redis, as the app's account unless `account` names another (the socket is closed
+    to others)."""
+    account = account or (USER if stack.user_mode else SLUG)
+    command = ["runuser", "-u", account, "--", "redis-cli", "-s", BROKER_SOCKET, *arguments]
+    return stack.run(command, check=check)
 
 
 def broker_run_id(stack) -> str:
@@ -135,13 +140,11 @@ def configure(stack) -> None:
 
 
 def check_private_broker(stack) -> None:
-    socket = f"/run/{SLUG}/redis.sock"
     broker = stack.run(["grep", "^CELERY_BROKER_URL=", f"{stack.app_dir}/.env"]).stdout.strip()
-    assert broker == f"CELERY_BROKER_URL=redis+socket://{socket}", broker
-    account = USER if stack.user_mode else SLUG
-    own = stack.run(["runuser", "-u", account, "--", "redis-cli", "-s", socket, "ping"], check=False)
-    assert own.stdout.strip() == "PONG", f"{account}: {own.stdout}{own.stderr}"
-    other = stack.run(["runuser", "-u", "nobody", "--", "redis-cli", "-s", socket, "ping"], check=False)
+    assert broker == f"CELERY_BROKER_URL=redis+socket://{BROKER_SOCKET}", broker
+    own = redis_cli(stack, "ping", check=False)
+    assert own.stdout.strip() == "PONG", f"the app's account: {own.stdout}{own.stderr}"
+    other = redis_cli(stack, "ping", account="nobody", check=False)
     assert "PONG" not in other.stdout and "Permission denied" in other.stdout + other.stderr, (
         f"nobody: {other.stdout}{other.stderr}"
     )
