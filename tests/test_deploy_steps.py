@@ -79,3 +79,24 @@ def test_deploy_code_holds_nothing_for_values_not_chosen(tmp_path, answers):
     assert ("proxy.sh" in steps) == (answers["proxy"] != "none")
     assert ("firewall.sh" in steps) == (answers["proxy"] != "none")
     assert all(name.split("-")[1].removesuffix(".sh") in {*answers.values(), "flask"} for name in chosen_steps)
+
+
+def functions_that_only_print_in_a_dry_run(code: str) -> set[str]:
+    """run and system, and the functions that hand their arguments to them: with --root these print the command and
+    read nothing from standard input."""
+    bodies = dict(re.findall(r"^(\w+)\(\) \{\n(.*?)^\}", code, re.MULTILINE | re.DOTALL))
+    assert "dry_run" in bodies["run"] and "run " in bodies["system"], "run and system changed: this check is stale"
+    wrappers = {name for name, body in bodies.items() if re.search(r'^\s*(run|system)\b.*"\$@"', body, re.MULTILINE)}
+    return {"run", "system"} | wrappers
+
+
+@pytest.mark.parametrize("answers", STACKS, ids=lambda answers: "-".join(answers[k] for k in DEPLOY_QUESTIONS[:5]))
+def test_nothing_is_piped_into_a_command_a_dry_run_only_prints(tmp_path, answers):
+    # With --root such a command reads nothing, the pipe's writer may die of SIGPIPE before it wrote, and pipefail
+    # made that install.sh's exit status (141) now and then: input goes in as a here-string.
+    code = deploy_code(render_cookiecutter(tmp_path, **valid_for(answers)))
+    names = functions_that_only_print_in_a_dry_run(code)
+    if answers["database"] != "none" and answers["supervisor"] != "systemd":
+        assert "account_crontab" in names, names  # a wrapper is found, not only run and system
+    piped = re.findall(rf"(?<!\|)\|(?!\|)\s*({'|'.join(sorted(names))})\b", code)
+    assert piped == [], f"piped into commands that --root only prints: {piped}"

@@ -48,6 +48,17 @@ system() {
     fi
 }
 
+{% if cookiecutter.supervisor == 'supervisord' or (cookiecutter.database != 'none' and cookiecutter.supervisor == 'none') %}
+# A crontab's text with the lines holding MARK replaced by LINE (added at the end). Fed to `crontab -` as a
+# here-string, not through a pipe: with --root, run only prints and reads nothing, and the writer of a pipe would die
+# of SIGPIPE (pipefail makes that the script's exit status).
+replace_crontab_line() {
+    local current=$1 mark=$2 line=$3
+    [[ -z $current ]] || grep -vF -- "$mark" <<<"$current" || true
+    printf '%s\n' "$line"
+}
+
+{% endif %}
 # ---------------------------------------------------------------- the steps each option value adds
 # `on PHASE FUNCTION`: run FUNCTION when install.sh reaches PHASE (in the order the steps were loaded).
 on() {
