@@ -1,7 +1,7 @@
 """task_queue=celery end to end, on the stacks of test_stacks.py generated with it (CELERY_STACKS there): a Django
-stack under systemd as root and a Flask stack under the account's own supervisord (install.sh --user), both with the
-Redis install.sh starts in the container; a Dash stack (systemd, root, uWSGI) has the first two checks
-(JOB_ONLY_STACKS) and then tests/e2e/scenario_workerhost.py's.
+stack under systemd as root and two Flask stacks installed with install.sh --user, one under the account's own
+supervisord and one under the account's own systemd, all with the Redis install.sh starts; a Dash stack (systemd,
+root, uWSGI) has the first three checks (JOB_ONLY_STACKS) and then tests/e2e/scenario_workerhost.py's.
 
 - a job started over HTTP, through the proxy under the prefix, completes: the status endpoint says SUCCESS, the PNG
   it names is on disk in DATA_DIR/media/, and its link under the prefix serves it through the proxy, also while the
@@ -127,7 +127,8 @@ def wait_for_worker(stack, not_pid: int = 0, timeout: float = 60) -> int:
 
 def worker_log(stack) -> str:
     if stack.supervisor == "systemd":
-        return stack.run(["journalctl", "--no-pager", "-o", "cat", "-u", f"{SLUG}-worker"], check=False).stdout[-3000:]
+        unit = [f"_SYSTEMD_USER_UNIT={SLUG}-worker.service"] if stack.user_mode else ["-u", f"{SLUG}-worker"]
+        return stack.run(["journalctl", "--no-pager", "-o", "cat", *unit], check=False).stdout[-3000:]
     return stack.run(["cat", f"{stack.log_dir}/celery-worker.log"], check=False).stdout[-3000:]
 
 

@@ -14,6 +14,7 @@ import re
 import shlex
 import time
 
+from tests.e2e.scenario_celery import control, worker_pid
 from tests.e2e.stack import SLUG, USER, USER_CONF_DIR, USER_HOME, Stack
 
 BOOT_STACKS = {"flask-gunicorn-apache-supervisord-sqlite", "flask-uwsgi-nginx-systemd-sqlite"}
@@ -174,28 +175,58 @@ def check_boot_path(stack: Stack) -> None:
         stack.run(["systemctl", "restart", "systemd-logind"])
     stack.wait_for_200(timeout=BOOT_TIMEOUT)
     stack.report.metrics["boot_path_first_200_seconds"] = round(time.monotonic() - started, 2)
+    if stack.answers.get("task_queue") == "celery":  # the worker, beat and Redis come back with the app
+        units = [f"{SLUG}-redis", f"{SLUG}-worker", f"{SLUG}-beat"]
+        deadline = time.monotonic() + BOOT_TIMEOUT
+        while (states := boot_unit_states(stack, units)) != ["active"] * 3 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert states == ["active"] * 3, dict(zip(units, states, strict=True))
     sessions = stack.run(["loginctl", "list-sessions", "--no-legend"], check=False).stdout
     assert USER not in sessions, f"a login session of {USER}: {sessions}"
+
+
+def boot_unit_states(stack: Stack, units: list[str]) -> list[str]:
+    """systemd's word for each unit's state ("active"), or supervisord's status line unless RUNNING."""
+    if stack.supervisor == "systemd":
+        return stack.run(control(stack, "is-active", *units), check=False).stdout.split()
+    out = stack.run(control(stack, "status", *units), check=False).stdout
+    return ["active" if re.search(r"\sRUNNING\s", line) else line for line in out.splitlines()]
 
 
 def check_user_hardening(stack: Stack) -> None:
     """The user unit keeps what a user manager can apply: no new privileges, a system-call filter, no capabilities,
     and it runs as the account."""
-    pid = stack.master_pid()
-    status = stack.run(["cat", f"/proc/{pid}/status"]).stdout
-    assert "NoNewPrivs:\t1" in status, "NoNewPrivileges is not in force"
-    assert re.search(r"^Seccomp:\s+2$", status, re.M), "no system call filter in force"
-    assert re.search(r"^CapEff:\s+0+$", status, re.M), "the server holds capabilities"
-    uid = next(line.split()[1] for line in status.splitlines() if line.startswith("Uid:"))
-    assert uid == stack.user_uid(), f"runs as uid {uid}"
+    processes = {"the server": stack.master_pid()}
+    if stack.answers.get("task_queue") == "celery":  # the worker's unit is the web unit's drop-in's too
+        processes["the Celery worker"] = worker_pid(stack)
+    for name, pid in processes.items():
+        status = stack.run(["cat", f"/proc/{pid}/status"]).stdout
+        assert "NoNewPrivs:\t1" in status, f"{name}: NoNewPrivileges is not in force"
+        assert re.search(r"^Seccomp:\s+2$", status, re.M), f"{name}: no system call filter in force"
+        assert re.search(r"^CapEff:\s+0+$", status, re.M), f"{name} holds capabilities"
+        uid = next(line.split()[1] for line in status.splitlines() if line.startswith("Uid:"))
+        assert uid == stack.user_uid(), f"{name} runs as uid {uid}"
     security = stack.run(stack.as_user("systemd-analyze", "--user", "security", "--no-pager", SLUG), check=False)
     exposure = re.search(r"Overall exposure level for \S+: ([\d.]+)", security.stdout)
     assert exposure, security.stdout[-500:] + security.stderr[-500:]
     stack.report.metrics["systemd_user_exposure"] = float(exposure[1])
 
 
+def user_unit_files(stack: Stack) -> list[str]:
+    """Every unit install.sh --user gave the account's manager: the web app's socket and service, and the backup
+    timer, the Celery worker, beat and Redis, Daphne where the answers have them."""
+    unit_dir = f"{USER_HOME}/.config/systemd/user"
+    listing = stack.run(["find", unit_dir, "-maxdepth", "1", "-name", f"{SLUG}*"]).stdout.split()
+    return sorted(path for path in listing if path.endswith((".service", ".socket", ".timer")))
+
+
 def check_user_units_verify(stack: Stack) -> None:
-    units = [f"{USER_HOME}/.config/systemd/user/{SLUG}.{kind}" for kind in ("socket", "service")]
+    units = user_unit_files(stack)
+    expected = {f"{SLUG}.socket", f"{SLUG}.service"}
+    if stack.answers.get("task_queue") == "celery":
+        expected |= {f"{SLUG}-worker.service", f"{SLUG}-beat.service", f"{SLUG}-redis.service"}
+    assert expected <= {unit.rsplit("/", 1)[1] for unit in units}, units
+    stack.report.metrics["user_units_verified"] = [unit.rsplit("/", 1)[1] for unit in units]
     result = stack.run(stack.as_user("systemd-analyze", "--user", "verify", *units), check=False)
     assert result.returncode == 0 and not result.stderr.strip(), result.stdout + result.stderr
 

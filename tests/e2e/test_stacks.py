@@ -35,11 +35,13 @@ SUPERVISORD = [
 SYSTEMD = [stack_answers(framework, server, "nginx", "systemd") for framework in FRAMEWORKS for server in SERVERS] + [
     stack_answers("django", "uwsgi", "apache", "systemd")
 ]
-# task_queue=celery on one stack per framework: two under systemd (root), one under supervisord (--user):
-# tests/e2e/scenario_celery.py; the Dash one also with a worker on a second server (tests/e2e/scenario_workerhost.py).
+# task_queue=celery on one stack per framework, in each install mode: systemd as root (Django, Dash), the account's
+# own supervisord and the account's own systemd (Flask, --user): tests/e2e/scenario_celery.py; the Dash one also with
+# a worker on a second server (tests/e2e/scenario_workerhost.py).
 CELERY_STACKS = {
     "django-gunicorn-nginx-systemd-sqlite",
     "flask-gunicorn-nginx-supervisord-sqlite",
+    "flask-uwsgi-nginx-systemd-sqlite",
     "dash-uwsgi-nginx-systemd-sqlite",
 }
 # websockets=channels on a Django nginx stack (systemd, root, joined into the administrator's server block) and a
