@@ -15,6 +15,7 @@ import shlex
 import time
 
 from tests.e2e.scenario_celery import control, worker_pid
+from tests.e2e.scenario_websockets import daphne_pid
 from tests.e2e.stack import SLUG, USER, USER_CONF_DIR, USER_HOME, Stack
 
 BOOT_STACKS = {"flask-gunicorn-apache-supervisord-sqlite", "flask-uwsgi-nginx-systemd-sqlite"}
@@ -197,8 +198,11 @@ def check_user_hardening(stack: Stack) -> None:
     """The user unit keeps what a user manager can apply: no new privileges, a system-call filter, no capabilities,
     and it runs as the account."""
     processes = {"the server": stack.master_pid()}
-    if stack.answers.get("task_queue") == "celery":  # the worker's unit is the web unit's drop-in's too
+    # The worker's and Daphne's units take the web unit's hardening too.
+    if stack.answers.get("task_queue") == "celery":
         processes["the Celery worker"] = worker_pid(stack)
+    if stack.answers.get("websockets") == "channels":
+        processes["Daphne"] = daphne_pid(stack)
     for name, pid in processes.items():
         status = stack.run(["cat", f"/proc/{pid}/status"]).stdout
         assert "NoNewPrivs:\t1" in status, f"{name}: NoNewPrivileges is not in force"
@@ -225,6 +229,8 @@ def check_user_units_verify(stack: Stack) -> None:
     expected = {f"{SLUG}.socket", f"{SLUG}.service"}
     if stack.answers.get("task_queue") == "celery":
         expected |= {f"{SLUG}-worker.service", f"{SLUG}-beat.service", f"{SLUG}-redis.service"}
+    if stack.answers.get("websockets") == "channels":
+        expected.add(f"{SLUG}-daphne.service")
     assert expected <= {unit.rsplit("/", 1)[1] for unit in units}, units
     stack.report.metrics["user_units_verified"] = [unit.rsplit("/", 1)[1] for unit in units]
     result = stack.run(stack.as_user("systemd-analyze", "--user", "verify", *units), check=False)

@@ -1,8 +1,9 @@
-"""websockets=channels end to end, on two stacks of test_stacks.py generated with it (WEBSOCKETS_STACKS there):
+"""websockets=channels end to end, on three stacks of test_stacks.py generated with it (WEBSOCKETS_STACKS there):
 Django with gunicorn behind nginx under systemd as root, joined into the administrator's server block (install.sh
---join: the app's lines inside someone else's block, where no `map` can be added), and Django with gunicorn behind
+--join: the app's lines inside someone else's block, where no `map` can be added), Django with gunicorn behind
 Apache under the account's own supervisord (install.sh --user: Apache's two ProxyPass lines to unix sockets, the
-app's and Daphne's, each reach their own server).
+app's and Daphne's, each reach their own server), and Django with uWSGI behind nginx under the account's own systemd
+(install.sh --user: Daphne a unit of the account's manager; tests/e2e/scenario_user.py checks its hardening).
 
 - Daphne runs under the stack's supervisor (unit or program active), on its socket in RUN_DIR, mode 0660;
 - a websocket through the proxy to ws://localhost<prefix>/ws/echo/ (the handshake's 101 and accept key) gets each

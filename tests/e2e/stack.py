@@ -42,7 +42,7 @@ USER_HOME = f"/home/{USER}"
 USER_CONF_DIR = f"{USER_HOME}/.config/{SLUG}"  # the account's own supervisord's configuration (install.sh --user)
 SYSTEM_SUPERVISORD = {"flask-gunicorn-nginx-supervisord-postgresql"}
 # systemd stacks installed with --user, as units of the account's own systemd manager (tests/e2e/scenario_user.py).
-USER_SYSTEMD = {"flask-uwsgi-nginx-systemd-sqlite"}
+USER_SYSTEMD = {"flask-uwsgi-nginx-systemd-sqlite", "django-uwsgi-nginx-systemd-sqlite"}
 ADMIN_COMMAND = re.compile(r"^install\.sh: as root: (.+)$", re.M)
 CLIENT = Path(__file__).with_name("client.py")
 MAINTENANCE_MARK = "is back in a moment"

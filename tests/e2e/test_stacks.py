@@ -44,9 +44,14 @@ CELERY_STACKS = {
     "flask-uwsgi-nginx-systemd-sqlite",
     "dash-uwsgi-nginx-systemd-sqlite",
 }
-# websockets=channels on a Django nginx stack (systemd, root, joined into the administrator's server block) and a
-# Django Apache stack (gunicorn, the account's own supervisord, --user): tests/e2e/scenario_websockets.py.
-WEBSOCKETS_STACKS = {"django-gunicorn-nginx-systemd-sqlite", "django-gunicorn-apache-supervisord-sqlite"}
+# websockets=channels on a Django nginx stack (systemd, root, joined into the administrator's server block), a Django
+# Apache stack (gunicorn, the account's own supervisord, --user) and a Django nginx stack under the account's own
+# systemd (uWSGI, --user): tests/e2e/scenario_websockets.py.
+WEBSOCKETS_STACKS = {
+    "django-gunicorn-nginx-systemd-sqlite",
+    "django-gunicorn-apache-supervisord-sqlite",
+    "django-uwsgi-nginx-systemd-sqlite",
+}
 
 
 def with_options(answers: dict) -> dict:
