@@ -127,8 +127,7 @@ def wait_for_worker(stack, not_pid: int = 0, timeout: float = 60) -> int:
 
 def worker_log(stack) -> str:
     if stack.supervisor == "systemd":
-        unit = [f"_SYSTEMD_USER_UNIT={SLUG}-worker.service"] if stack.user_mode else ["-u", f"{SLUG}-worker"]
-        return stack.run(["journalctl", "--no-pager", "-o", "cat", *unit], check=False).stdout[-3000:]
+        return stack.journal(f"{SLUG}-worker")[-3000:]
     return stack.run(["cat", f"{stack.log_dir}/celery-worker.log"], check=False).stdout[-3000:]
 
 

@@ -333,11 +333,15 @@ class Stack:
             pids = [pid for pid in pids if str(pid) != supervisord]
         return pids
 
+    def journal(self, unit: str) -> str:
+        """What a unit of the stack's systemd (the system's, or the account's own with --user) logged."""
+        self.run(["journalctl", "--sync"], check=False)
+        match = [f"_SYSTEMD_USER_UNIT={unit}.service"] if self.user_mode else ["-u", unit]
+        return self.run(["journalctl", "--no-pager", "-o", "cat", *match], check=False).stdout
+
     def app_log(self) -> str:
         if self.supervisor == "systemd":
-            self.run(["journalctl", "--sync"], check=False)
-            unit = [f"_SYSTEMD_USER_UNIT={SLUG}.service"] if self.user_mode else ["-u", SLUG]
-            return self.run(["journalctl", "--no-pager", "-o", "cat", *unit], check=False).stdout
+            return self.journal(SLUG)
         return self.run(["cat", f"{self.log_dir}/{self.server}.log"], check=False).stdout
 
     def wait_for_200(self, path: str = "/", timeout: float = START_TIMEOUT) -> float:
