@@ -49,13 +49,31 @@ system() {
 }
 
 {% if cookiecutter.supervisor == 'supervisord' or (cookiecutter.database != 'none' and cookiecutter.supervisor == 'none') %}
-# A crontab's text with the lines holding MARK replaced by LINE (added at the end). Fed to `crontab -` as a
-# here-string, not through a pipe: with --root, run only prints and reads nothing, and the writer of a pipe would die
-# of SIGPIPE (pipefail makes that the script's exit status).
-replace_crontab_line() {
-    local current=$1 mark=$2 line=$3
-    [[ -z $current ]] || grep -vF -- "$mark" <<<"$current" || true
-    printf '%s\n' "$line"
+# The account's crontab: its own with --user, APP_NAME's as root.
+account_crontab() {
+    if user_mode; then
+        run crontab "$@"
+    else
+        system crontab -u "$SERVICE_USER" "$@"
+    fi
+}
+
+# Puts LINE into the account's crontab once; lines holding MARK (LINE as an earlier install wrote it) go. WHAT names
+# the line when it is there already. The new text goes in as a here-string, not through a pipe: with --root, run only
+# prints and reads nothing, and the writer of a pipe would die of SIGPIPE (pipefail makes that the script's status).
+install_crontab_line() {
+    local mark=$1 line=$2 what=$3 current=""
+    if ! dry_run && user_mode; then
+        current=$(crontab -l 2>/dev/null) || current=""
+    elif ! dry_run; then
+        current=$(crontab -u "$SERVICE_USER" -l 2>/dev/null) || current=""
+    fi
+    if grep -qxF -- "$line" <<<"$current"; then
+        say "crontab: $what ($line)"
+        return
+    fi
+    account_crontab - <<<"$([[ -z $current ]] || grep -vF -- "$mark" <<<"$current" || true; printf '%s\n' "$line")"
+    say "crontab: added $line"
 }
 
 {% endif %}
