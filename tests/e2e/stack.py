@@ -108,6 +108,11 @@ def dependencies(project: Path) -> list[str]:
     return tomllib.loads((project / "pyproject.toml").read_text())["project"]["dependencies"]
 
 
+def deploy_tools(project: Path) -> list[str]:
+    lines = (project / "deploy" / "requirements.txt").read_text().splitlines()
+    return [line for line in lines if line and not line.startswith("#")]
+
+
 def ensure_wheelhouse(workdir: Path) -> None:
     """Wheels for every stack's dependencies, built once (scripts/build-systemd-testbed.sh --wheels) and reused
     until the template's dependency lists change."""
@@ -115,6 +120,8 @@ def ensure_wheelhouse(workdir: Path) -> None:
     projects = wheel_projects(workdir)
     # supervisor: what install.sh --user puts into the virtualenv (the account's own supervisord).
     wanted = sorted({requirement for project in projects for requirement in dependencies(project)} | {"supervisor"})
+    # The deploy tools' own virtualenv (deploy/install.sh): pyinfra and what it needs, pinned.
+    wanted += deploy_tools(projects[0])
     digest = hashlib.sha256("\n".join(wanted).encode()).hexdigest()[:12]
     wheelhouse = wheelhouse_path()
     wheelhouse.mkdir(parents=True, exist_ok=True)

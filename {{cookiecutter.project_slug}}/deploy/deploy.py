@@ -1,0 +1,10 @@
+"""Deploy {{ cookiecutter.project_name }}: run by deploy/install.sh in the deploy tools' own virtualenv (deploy/requirements.txt)."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from engine.main import main  # noqa: E402
+
+sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,206 @@
+"""The deploy, in order: one list of phases, each a list of steps, for this project's answers. Every step is a function
+of one option value's module (named after it); what one module gives another passes here, as typed pieces."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+
+from . import base, layout, releases, server_{{ cookiecutter.server }} as server, framework_{{ cookiecutter.__family }} as framework
+from . import supervisor_{{ cookiecutter.supervisor }} as supervisor
+{% if cookiecutter.proxy != 'none' %}
+from . import firewall, proxy, proxy_{{ cookiecutter.proxy }} as proxy_site, selinux
+{% endif %}
+{% if cookiecutter.database in ['sqlite', 'postgresql'] %}
+from . import backups
+{% endif %}
+{% if cookiecutter.database == 'postgresql' %}
+from . import database_postgresql
+{% endif %}
+{% if cookiecutter.task_queue == 'celery' %}
+from . import task_queue_celery as celery
+{% endif %}
+{% if cookiecutter.websockets == 'channels' %}
+from . import websockets_channels as channels
+{% endif %}
+{% if cookiecutter.tls != 'none' %}
+from . import tls_{{ cookiecutter.tls }} as tls
+{% endif %}
+from .context import Deploy
+from .pieces import Packages, Program
+
+Step = Callable[[Deploy], None]
+
+
+def programs(d: Deploy) -> list[Program]:
+    """What the supervisor runs: the backing services first, the server, the workers."""
+    found = [Program(layout.APP_NAME, "web")]
+{% if cookiecutter.task_queue == 'celery' %}
+    found += celery.programs(d)
+{% endif %}
+{% if cookiecutter.websockets == 'channels' and cookiecutter.supervisor != 'none' %}
+    found += channels.programs()
+{% endif %}
+    return sorted(found, key=lambda program: program.role != "backing")
+
+
+def packages(d: Deploy) -> list[Packages]:
+    return [
+        base.PACKAGES,
+{% if cookiecutter.server == 'uwsgi' %}
+        server.PACKAGES,
+{% endif %}
+{% if cookiecutter.supervisor == 'supervisord' %}
+        supervisor.PACKAGES,
+{% endif %}
+{% if cookiecutter.database in ['sqlite', 'postgresql'] and cookiecutter.supervisor != 'systemd' %}
+        backups.PACKAGES,
+{% endif %}
+{% if cookiecutter.database == 'postgresql' %}
+        database_postgresql.PACKAGES,
+{% endif %}
+{% if cookiecutter.proxy != 'none' %}
+        proxy_site.PACKAGES,
+        selinux.PACKAGES,
+{% endif %}
+{% if cookiecutter.tls == 'certbot' %}
+        tls.PACKAGES,
+{% endif %}
+{% if cookiecutter.task_queue == 'celery' %}
+        celery.packages(d),
+{% endif %}
+    ]
+
+
+def data_dirs() -> list[str]:
+    """STATE_DIR's directories other modules need, made in every mode (the account's, setgid)."""
+{% if cookiecutter.proxy != 'none' %}
+    return list(proxy.DATA_DIRS)
+{% else %}
+    return []
+{% endif %}
+
+
+def root_dirs() -> list[tuple[str, str, str]]:
+    """Directories made as root only: (path, mode, owner)."""
+    return [
+{% if cookiecutter.supervisor == 'supervisord' %}
+        *supervisor.LOG_DIRS,
+{% endif %}
+{% if cookiecutter.tls == 'certbot' %}
+        *tls.ROOT_DIRS,
+{% endif %}
+    ]
+
+
+def reload(d: Deploy) -> None:
+    """Load the live release's code: after a switch back (health gate) or to another release (--rollback)."""
+{% if cookiecutter.supervisor == 'none' %}
+    d.say("no supervisor: reload the server yourself so that it loads the live release")
+{% else %}
+    supervisor.reload(d, [p.name + "{{ '.service' if cookiecutter.supervisor == 'systemd' else '' }}" for p in programs(d) if p.role == "worker"])
+{% endif %}
+
+
+def health_gate(d: Deploy) -> None:
+{% if cookiecutter.supervisor == 'none' %}
+    # The server is not the deploy's to reload: its answer would be the old code's, or none.
+    d.say(f"no supervisor: reload the server yourself so that it loads {layout.CODE_DIR} (release {d.release}), "
+          f"then check {layout.HEALTH_URL}")
+    d.run(f"touch {layout.RELEASES_DIR}/{d.release}/{releases.HEALTHY}")
+{% else %}
+    releases.health_gate(d, d.release, reload, server.probe)
+{% endif %}
+
+
+def phases(d: Deploy) -> list[tuple[str, list[Step]]]:
+    """The phases of a deploy, in the order they run. Nothing before "live" touches the live release."""
+    return [
+{% if cookiecutter.supervisor == 'supervisord' %}
+        ("check", [supervisor.check]),
+{% endif %}
+        ("packages", [lambda d: base.install_packages(d, packages(d))] if d.root and d.options.packages else []),
+        # What the install needs and no package step provides: checked before anything is installed.
+        ("preflight", [
+            base.choose_python,
+{% if cookiecutter.server == 'uwsgi' %}
+            server.build_needs,
+{% endif %}
+{% if cookiecutter.supervisor == 'systemd' %}
+            supervisor.ensure_user_manager,
+{% endif %}
+{% if cookiecutter.tls == 'certificate' %}
+            tls.certificate,
+{% endif %}
+        ]),
+        ("account", [base.ensure_account, lambda d: base.ensure_directories(d, data_dirs(), root_dirs())]),
+        # A new release beside the live one, prepared (migrations and static files included), then switched to.
+        ("release", [releases.copy_code, base.ensure_env_file, releases.ensure_virtualenv]),
+        ("database", [
+{% if cookiecutter.database == 'postgresql' %}
+            database_postgresql.ensure_database,
+{% endif %}
+{% if cookiecutter.task_queue == 'celery' %}
+            celery.broker,
+{% endif %}
+        ]),
+        ("prepare", [
+{% if cookiecutter.proxy != 'none' %}
+            selinux.configure,
+{% endif %}
+{% if cookiecutter.database in ['sqlite', 'postgresql'] %}
+            backups.before_migrating,  # before the migrations below
+{% endif %}
+            framework.prepare,
+        ]),
+        ("live", [releases.go_live]),
+        ("start", [
+{% if cookiecutter.supervisor == 'none' %}
+            supervisor.start,
+{% else %}
+            lambda d: supervisor.start(d, programs(d)),
+{% endif %}
+{% if cookiecutter.database in ['sqlite', 'postgresql'] and cookiecutter.supervisor == 'systemd' %}
+            supervisor.backup_timer,
+{% elif cookiecutter.database in ['sqlite', 'postgresql'] %}
+            backups.schedule,
+{% endif %}
+        ]),
+{% if cookiecutter.proxy != 'none' %}
+        # The proxy after the app answers on its own: then the site that sends clients to it.
+        ("proxy", [
+            lambda d: proxy.let_proxy_in(d, proxy_site.proxy_user(d)),
+            firewall.open_ports,
+{% if cookiecutter.tls == 'certbot' %}
+            lambda d: None if d.joining else tls.certificate(d),  # joining, the certificate is the joined site's
+{% endif %}
+            proxy_site.site,
+        ]),
+{% endif %}
+        ("health", [health_gate]),
+        ("prune", [releases.prune]),
+        ("summary", [
+            base.summary,
+            supervisor.summary,
+{% if cookiecutter.database in ['sqlite', 'postgresql'] %}
+            backups.summary,
+{% endif %}
+{% if cookiecutter.task_queue == 'celery' %}
+            celery.summary,
+{% endif %}
+{% if cookiecutter.websockets == 'channels' %}
+            channels.summary,
+{% endif %}
+        ]),
+    ]
+
+
+def rollback(d: Deploy) -> None:
+{% if cookiecutter.supervisor == 'none' %}
+    raise d.fail("--rollback: no supervisor chosen, so the server is not the deploy's to reload: switch the link "
+                 f"{layout.CODE_DIR} yourself")
+{% else %}
+    releases.roll_back(d, reload, server.probe)
+{% endif %}
+
+
