@@ -120,9 +120,9 @@ def ensure_wheelhouse(workdir: Path) -> None:
     projects = wheel_projects(workdir)
     # supervisor: what install.sh --user puts into the virtualenv (the account's own supervisord).
     wanted = sorted({requirement for project in projects for requirement in dependencies(project)} | {"supervisor"})
-    # The deploy tools' own virtualenv (deploy/install.sh): pyinfra and what it needs, pinned.
-    wanted += deploy_tools(projects[0])
-    digest = hashlib.sha256("\n".join(wanted).encode()).hexdigest()[:12]
+    # The deploy tools' own virtualenv (deploy/install.sh): pyinfra and what it needs, pinned, resolved on their own.
+    tools = deploy_tools(projects[0])
+    digest = hashlib.sha256("\n".join(wanted + tools).encode()).hexdigest()[:12]
     wheelhouse = wheelhouse_path()
     wheelhouse.mkdir(parents=True, exist_ok=True)
     marker = wheelhouse / f".e2e-{digest}"
@@ -132,6 +132,9 @@ def ensure_wheelhouse(workdir: Path) -> None:
         requirements = workdir / "requirements.txt"
         requirements.write_text("\n".join(wanted) + "\n")
         subprocess.run(["bash", str(BUILD_SCRIPT), "--wheels", "-r", str(requirements)], check=True, timeout=900)
+        tools_requirements = workdir / "deploy-tools.txt"
+        tools_requirements.write_text("\n".join(tools) + "\n")
+        subprocess.run(["bash", str(BUILD_SCRIPT), "--wheels", "-r", str(tools_requirements)], check=True, timeout=900)
         marker.write_text("\n".join(wanted) + "\n")
 
 

@@ -5,6 +5,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from engine.main import main  # noqa: E402
+from engine.main import main
 
 sys.exit(main(sys.argv[1:]))

@@ -50,7 +50,8 @@ def choose_python(d: Deploy) -> None:
             raise d.fail(f"--python: {python} is not a Python >= {VERSION}")
         python = d.query(f"realpath -s {shlex.quote(python)}") or python
     else:
-        candidates = [f"python{VERSION}", "python3", *(f"python3.{minor}" for minor in range(layout.PYTHON_VERSION[1] + 1, 31))]
+        newer = (f"python3.{minor}" for minor in range(layout.PYTHON_VERSION[1] + 1, 31))
+        candidates = [f"python{VERSION}", "python3", *newer]
         found = [d.query(f"command -v {name}") for name in candidates]
         python = next((path.strip() for path in found if path and new_enough(d, path.strip())), "")
         if not python:
@@ -75,7 +76,8 @@ def root_may_run(d: Deploy, python: str) -> None:
             'then echo "$p"; break; fi; [ "$p" = / ] && break; p=$(dirname "$p"); done'
         )
         if unsafe and unsafe.strip():
-            raise d.fail(f"--python: root would run {python}, but {unsafe.strip()} can be changed by an account other than root")
+            raise d.fail(f"--python: root would run {python}, but {unsafe.strip()} can be changed by an account "
+                         "other than root")
 
 
 # ---------------------------------------------------------------- the account and its directories
@@ -103,7 +105,8 @@ def tmpfiles_line(d: Deploy) -> str:
 
 def ensure_directories(d: Deploy, data_dirs: list[str], root_dirs: list[tuple[str, str, str]]) -> None:
     """STATE_DIR and the DATA_DIRS other modules need (2750, the account's, setgid: what the app writes stays in the
-    group); ROOT_DIRS (path, mode, owner) as root only; RUN_DIR at every boot. With --user an administrator makes them."""
+    group); ROOT_DIRS (path, mode, owner) as root only; RUN_DIR at every boot. With --user an administrator makes
+    them."""
     if d.user:
         account_directories(d, data_dirs)
         return
@@ -141,7 +144,7 @@ def account_directories(d: Deploy, data_dirs: list[str]) -> None:
         f"groupadd --force --system {layout.SERVICE_GROUP}",
         f"install -d {owner} -m 2750 {' '.join([layout.APP_DIR, *data_dirs])}",
         f"install -d {owner} -m 0750 {layout.STATE_DIR} {layout.LOG_DIR}",
-        f"printf '%s' '{tmpfiles_line(d)[:-1]}\\n' > /etc/tmpfiles.d/{layout.APP_NAME}.conf",
+        f"printf '%s\\n' '{tmpfiles_line(d).rstrip()}' > /etc/tmpfiles.d/{layout.APP_NAME}.conf",
         f"systemd-tmpfiles --create /etc/tmpfiles.d/{layout.APP_NAME}.conf",
     )
     raise d.fail("run this script again once an administrator has made the directories (the commands above)")

@@ -12,6 +12,7 @@ import logging
 import shlex
 import sys
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,7 +55,7 @@ def say(text: str) -> None:
 
 
 class _Narrator(BaseStateCallback):  # type: ignore[misc]
-    """Prints each operation: a command as it starts, any other once it ends (what it did, or nothing to do)."""
+    """Prints each command as it starts, and remembers which operation failed."""
 
     def __init__(self) -> None:
         self.texts: dict[int, tuple[str, str | None]] = {}
@@ -69,15 +70,6 @@ class _Narrator(BaseStateCallback):  # type: ignore[misc]
         _, text, _ = self._text(state, host, op_hash)
         if text.startswith("+ "):
             print(text, flush=True)
-
-    def operation_host_success(self, state: State, host: Host, op_hash: str, retry_count: int = 0) -> None:
-        meta, text, unchanged = self._text(state, host, op_hash)
-        if text.startswith("+ "):
-            return
-        if meta.did_change():
-            say(text)
-        elif unchanged:
-            say(unchanged)
 
     def operation_host_error(self, state: State, host: Host, op_hash: str, *args: Any) -> None:
         self.failed = self._text(state, host, op_hash)[1]
@@ -135,6 +127,10 @@ class Deploy:
         """Commands an administrator runs as root, word for word (printed, never run here)."""
         for command in commands:
             print(f"{PREFIX}as root: {command}", flush=True)
+
+    def fail(self, message: str) -> DeployError:
+        """The error that stops the deploy here (raise it)."""
+        return DeployError(message)
 
     # ------------------------------------------------------------ reading the host, now
     @property
@@ -195,10 +191,16 @@ class Deploy:
                 if meta.will_change:
                     print(f"would run: {text[2:]}" if text.startswith("+ ") else f"{PREFIX}would: {text}", flush=True)
             return
-        try:
+        with suppress(PyinfraError):
             run_ops(state)
-        except PyinfraError:
-            pass
+        for meta, text in queue:  # what each operation did, in order, up to one that failed
+            if text.startswith("+ ") or not meta.is_complete() or not meta.did_succeed():
+                continue
+            unchanged = self._narrator.texts[id(meta)][1]
+            if meta.did_change():
+                say(text)
+            elif unchanged:
+                say(unchanged)
         if state.failed_hosts:
             raise DeployError(f"{self.step}: {self._narrator.failed or 'an operation'} failed (its output is above)")
 

@@ -30,7 +30,7 @@ def parse(arguments: list[str]) -> Options:
     parser.add_argument("--keep", type=int, default=5, metavar="N", help="keep the N newest releases that went live "
                         "(default 5)")
     parser.add_argument("--python", metavar="PATH", help="the Python that makes the app's virtualenv (default: the "
-                        f"first new enough one on PATH)")
+                        "first new enough one on PATH)")
     parser.add_argument("--no-packages", action="store_true", help="do not install distribution packages")
     parser.add_argument("--os", choices=["debian", "rhel"], help="the distribution family (default: this machine's)")
     parser.add_argument("--dry", action="store_true", help="print every change the deploy would make; make none")

@@ -1,4 +1,5 @@
-"""What one option value's module gives the others: typed pieces, consumed by whoever needs them (plan.py wires them)."""
+"""What one option value's module gives the others: typed pieces, consumed by whoever needs them (plan.py wires
+them)."""
 
 from dataclasses import dataclass
 from typing import Literal

@@ -6,26 +6,28 @@ from __future__ import annotations
 from collections.abc import Callable
 
 
-from . import base, layout, releases, server_{{ cookiecutter.server }} as server, framework_{{ cookiecutter.__family }} as framework
-from . import supervisor_{{ cookiecutter.supervisor }} as supervisor
+{% set modules = ['base', 'layout', 'releases', 'server_' ~ cookiecutter.server ~ ' as server', 'framework_' ~ cookiecutter.__family ~ ' as framework', 'supervisor_' ~ cookiecutter.supervisor ~ ' as supervisor'] %}
 {% if cookiecutter.proxy != 'none' %}
-from . import firewall, proxy, proxy_{{ cookiecutter.proxy }} as proxy_site, selinux
+{% set modules = modules + ['firewall', 'proxy', 'proxy_' ~ cookiecutter.proxy ~ ' as proxy_site', 'selinux'] %}
 {% endif %}
 {% if cookiecutter.database in ['sqlite', 'postgresql'] %}
-from . import backups
+{% set modules = modules + ['backups'] %}
 {% endif %}
 {% if cookiecutter.database == 'postgresql' %}
-from . import database_postgresql
+{% set modules = modules + ['database_postgresql'] %}
 {% endif %}
 {% if cookiecutter.task_queue == 'celery' %}
-from . import task_queue_celery as celery
+{% set modules = modules + ['task_queue_celery as celery'] %}
 {% endif %}
 {% if cookiecutter.websockets == 'channels' %}
-from . import websockets_channels as channels
+{% set modules = modules + ['websockets_channels as channels'] %}
 {% endif %}
 {% if cookiecutter.tls != 'none' %}
-from . import tls_{{ cookiecutter.tls }} as tls
+{% set modules = modules + ['tls_' ~ cookiecutter.tls ~ ' as tls'] %}
 {% endif %}
+{% for module in modules | sort %}
+from . import {{ module }}
+{% endfor %}
 from .context import Deploy
 from .pieces import Packages, Program
 

@@ -27,7 +27,7 @@ HEALTHY = ".healthy"  # the mark of a release that went live and answered
 def release_names(d: Deploy, healthy_only: bool = False) -> list[str]:
     """The releases on disk, oldest first (their names are UTC times)."""
     test = f"-f {layout.RELEASES_DIR}/$r/{HEALTHY}" if healthy_only else f"-d {layout.RELEASES_DIR}/$r"
-    listing = d.query(f"cd {layout.RELEASES_DIR} 2>/dev/null && for r in *; do test {test} && echo \"$r\"; done") or ""
+    listing = d.query(f"cd {layout.RELEASES_DIR} 2>/dev/null && for r in *; do ! test {test} || echo \"$r\"; done") or ""
     return sorted(name for name in listing.split() if name != "*")
 
 
@@ -168,7 +168,8 @@ def roll_back(d: Deploy, reload: Callable[[Deploy], None], probe: Callable[[Depl
     """--rollback [RELEASE]: back to the newest healthy release before the live one (or RELEASE), gracefully."""
     live = live_release(d)
     if not live:
-        raise d.fail(f"--rollback: {layout.CODE_DIR} is not a link to a release in {layout.RELEASES_DIR}: nothing to roll back")
+        raise d.fail(f"--rollback: {layout.CODE_DIR} is not a link to a release in {layout.RELEASES_DIR}: "
+                     "nothing to roll back")
     healthy = release_names(d, healthy_only=True)
     if d.options.rollback_to:
         target = d.options.rollback_to
