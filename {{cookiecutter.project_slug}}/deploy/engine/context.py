@@ -47,7 +47,7 @@ class Options:
     packages: bool = True
     os_family: str | None = None
     crontab: bool = True
-    connection: str = "@local"
+    connection: str | tuple[str, dict[str, Any]] = "@local"  # a pyinfra host: its name, or (name, data)
 
 
 def say(text: str) -> None:
@@ -55,7 +55,7 @@ def say(text: str) -> None:
 
 
 class _Narrator(BaseStateCallback):  # type: ignore[misc]
-    """Prints each command as it starts, and remembers which operation failed."""
+    """Prints what each operation does as it starts (a command: itself), and remembers which one failed."""
 
     def __init__(self) -> None:
         self.texts: dict[int, tuple[str, str | None]] = {}
@@ -67,9 +67,16 @@ class _Narrator(BaseStateCallback):  # type: ignore[misc]
         return meta, text, unchanged
 
     def operation_host_start(self, state: State, host: Host, op_hash: str) -> None:
-        _, text, _ = self._text(state, host, op_hash)
+        # Whether an operation changes anything is known once it is queued (pyinfra reads the facts then).
+        meta, text, unchanged = self._text(state, host, op_hash)
+        if not text:
+            return
         if text.startswith("+ "):
             print(text, flush=True)
+        elif meta.will_change:
+            say(text)
+        elif unchanged:
+            say(unchanged)
 
     def operation_host_error(self, state: State, host: Host, op_hash: str, *args: Any) -> None:
         self.failed = self._text(state, host, op_hash)[1]
@@ -138,11 +145,12 @@ class Deploy:
         """The host, connected in a new pyinfra state for each batch of operations (facts are read afresh)."""
         if self._host is None:
             inventory = Inventory(([self.options.connection], {}))
+            name = self.options.connection if isinstance(self.options.connection, str) else self.options.connection[0]
             self._state = State(inventory, Config())
             self._narrator = _Narrator()
             self._state.add_callback_handler(self._narrator)
             connect_all(self._state)
-            self._host = inventory.get_host(self.options.connection)
+            self._host = inventory.get_host(name)
         return self._host
 
     def fact(self, fact: Any, **arguments: Any) -> Any:
@@ -172,13 +180,14 @@ class Deploy:
         self._queue.append((meta, text))
         return meta
 
-    def run(self, command: str | list[str], *, as_user: str | None = None) -> OperationMeta:
-        """Queue a command (a list: its words, quoted here); AS_USER: run by that account."""
+    def run(self, command: str | list[str], *, as_user: str | None = None, quiet: bool = False) -> OperationMeta:
+        """Queue a command (a list: its words, quoted here); AS_USER: run by that account; QUIET: not printed (the
+        deploy's own bookkeeping)."""
         if isinstance(command, list):
             command = shlex.join(command)
         if as_user:
             command = f"runuser -u {shlex.quote(as_user)} -- {command}"
-        return self.op(f"+ {command}", server.shell, commands=[command])
+        return self.op("" if quiet else f"+ {command}", server.shell, commands=[command])
 
     def flush(self) -> None:
         """Run what is queued, in order; a dry run prints what would change instead."""
@@ -188,19 +197,11 @@ class Deploy:
             return
         if self.dry:
             for meta, text in queue:
-                if meta.will_change:
+                if meta.will_change and text:
                     print(f"would run: {text[2:]}" if text.startswith("+ ") else f"{PREFIX}would: {text}", flush=True)
             return
         with suppress(PyinfraError):
             run_ops(state)
-        for meta, text in queue:  # what each operation did, in order, up to one that failed
-            if text.startswith("+ ") or not meta.is_complete() or not meta.did_succeed():
-                continue
-            unchanged = self._narrator.texts[id(meta)][1]
-            if meta.did_change():
-                say(text)
-            elif unchanged:
-                say(unchanged)
         if state.failed_hosts:
             raise DeployError(f"{self.step}: {self._narrator.failed or 'an operation'} failed (its output is above)")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import pwd
 import sys
@@ -67,13 +68,15 @@ def detect_family(d: Deploy) -> str:
     raise DeployError(f"unsupported distribution {release.get('name')!r}: use --os debian or --os rhel")
 
 
-def main(arguments: list[str]) -> int:
-    options = parse(arguments)
-    if not options.user and not options.dry and os.geteuid() != 0:
+def main(arguments: list[str], connection: str | tuple[str, dict[str, object]] = "@local") -> int:
+    """Deploy on CONNECTION: this machine, or another pyinfra host (a test's @fake one with its facts)."""
+    options = dataclasses.replace(parse(arguments), connection=connection)
+    local = connection == "@local"
+    if local and not options.user and not options.dry and os.geteuid() != 0:
         say("error: run as root (sudo deploy/install.sh), with --user to install for your own account, or with --dry "
             "to see what it would change")
         return 1
-    if options.user and os.geteuid() == 0:
+    if local and options.user and os.geteuid() == 0:
         say("error: --user installs for an ordinary account: as root, leave it out")
         return 1
     quiet_pyinfra()

@@ -162,6 +162,9 @@ def phases(d: Deploy) -> list[tuple[str, list[Step]]]:
 {% else %}
             lambda d: supervisor.start(d, programs(d)),
 {% endif %}
+{% if cookiecutter.supervisor != 'none' %}
+            lambda d: releases.app_answers(d, reload, server.probe),
+{% endif %}
 {% if cookiecutter.database in ['sqlite', 'postgresql'] and cookiecutter.supervisor == 'systemd' %}
             supervisor.backup_timer,
 {% elif cookiecutter.database in ['sqlite', 'postgresql'] %}

@@ -111,39 +111,54 @@ def answers(d: Deploy) -> bool:
     return False
 
 
-def health_gate(d: Deploy, release: str, reload: Callable[[Deploy], None], probe: Callable[[Deploy], bool]) -> None:
-    """After the switch to RELEASE and the reload: healthy, or back to the previous release, reloaded, and a
-    DeployError that says so. Where clients cannot come in through the proxy yet, the app is checked on its own
-    socket (PROBE) and the proxy's check waits for whoever sets the proxy up."""
-    if d.dry:
-        d.say(f"would check {layout.HEALTH_URL}")
-        return
-    if d.proxy_pending:
-        healthy = probe(d)
-        where = "on its own socket"
-    else:
-        healthy = answers(d)
-        where = layout.HEALTH_URL
-        if not healthy and d.user and probe(d):
-            d.proxy_pending = "the proxy does not pass requests to it yet (the administrator's steps above)"
-            healthy, where = True, "on its own socket"
-    if healthy:
-        d.run(f"touch {layout.RELEASES_DIR}/{release}/{HEALTHY}")
-        d.flush()
-        d.say(f"healthy: the app answers {where} (release {release})")
-        if d.proxy_pending:
-            d.say(f"not checked: {layout.HEALTH_URL}: {d.proxy_pending}; run this script again once it does")
-        return
+def back_to_previous(d: Deploy, release: str, reload: Callable[[Deploy], None], problem: str) -> None:
+    """RELEASE is live but PROBLEM: back to the previous release, reloaded, and a DeployError that says so."""
     if not d.previous:
-        d.say(f"warning: {layout.HEALTH_URL} does not answer yet (release {release}, the first: none to return to)")
+        d.say(f"warning: {problem} (release {release}, the first: none to return to)")
         return
-    d.say(f"error: {layout.HEALTH_URL} does not answer with release {release}: switching back to {d.previous}")
+    d.say(f"error: {problem} with release {release}: switching back to {d.previous}")
     switch(d, d.previous)
     reload(d)
     d.flush()
     back = "which answers" if answers(d) else "which does not answer either: see the logs"
-    raise d.fail(f"release {release} failed its health check ({layout.HEALTH_URL}): back on {d.previous}, {back} "
+    raise d.fail(f"release {release} failed its health check ({problem}): rolled back to {d.previous}, {back} "
                  f"(release {release} is kept in {layout.RELEASES_DIR} for inspection; its logs: the server's)")
+
+
+def app_answers(d: Deploy, reload: Callable[[Deploy], None], probe: Callable[[Deploy], bool]) -> None:
+    """Once started or reloaded, the app answers /healthz on its own socket (30 s at most) before any proxy is
+    pointed at it; if it does not, back to the previous release."""
+    if d.dry:
+        d.say(f"would check /healthz on the app's own socket (release {d.release})")
+        return
+    for _ in range(60):
+        if probe(d):
+            d.say(f"the app answers on its own socket (release {d.release})")
+            return
+        time.sleep(0.5)
+    back_to_previous(d, d.release, reload, "the app does not answer /healthz on its own socket")
+
+
+def health_gate(d: Deploy, release: str, reload: Callable[[Deploy], None], probe: Callable[[Deploy], bool]) -> None:
+    """After the switch to RELEASE and the reload, /healthz the way clients come in: healthy (the release is marked
+    so), or back to the previous release. Where clients cannot come in through the proxy yet (a joined site without
+    the app's lines, --user before the administrator's steps), the app's own socket answered (PROBE), and the
+    proxy's check waits for whoever sets the proxy up."""
+    if d.dry:
+        d.say(f"would check {layout.HEALTH_URL}")
+        return
+    if not d.proxy_pending and not answers(d):
+        if not (d.user and probe(d)):
+            back_to_previous(d, release, reload, f"{layout.HEALTH_URL} does not answer")
+            return
+        d.proxy_pending = "the proxy does not pass requests to the app yet (the administrator's steps above)"
+    d.run(f"touch {layout.RELEASES_DIR}/{release}/{HEALTHY}")
+    d.flush()
+    if d.proxy_pending:
+        d.say(f"healthy: the app answers on its own socket (release {release}); not checked: {layout.HEALTH_URL}: "
+              f"{d.proxy_pending}; run this script again once it does")
+    else:
+        d.say(f"healthy: {layout.HEALTH_URL} answers (release {release})")
 
 
 def prune(d: Deploy) -> None:
