@@ -65,18 +65,17 @@ def ensure_secrets(env_file: Path) -> list[str]:
     return list(missing)
 
 
-{% set slug = cookiecutter.project_slug %}
-{% if cookiecutter.supervisor == "systemd" %}
-RELOAD_COMMAND = "systemctl reload {{ slug }}"
-{% elif cookiecutter.supervisor == "supervisord" %}
-RELOAD_COMMAND = "{{ {"gunicorn": "supervisorctl signal HUP " ~ slug, "uwsgi": "touch " ~ cookiecutter.__run_dir ~ "/uwsgi.reload"}[cookiecutter.server] }}"
-{% elif cookiecutter.supervisor == "none" %}
-RELOAD_COMMAND = "{{ {"gunicorn": "kill -HUP <the gunicorn master's pid>", "uwsgi": "touch " ~ cookiecutter.__run_dir ~ "/uwsgi.reload"}[cookiecutter.server] }}"
+{% if cookiecutter.supervisor == "none" %}
+# No supervisor: the server (and anything else running the app) is the user's to reload.
+RELOAD_COMMAND = "reload the server and restart Daphne or Celery if you run them"
+{% else %}
+# In every install mode: the server reloaded gracefully, every other program that holds the key restarted.
+RELOAD_COMMAND = "deploy/install.sh again from the checkout, with --user as the account that installed it"
 {% endif %}
 # The server's workers read .env when they start: a graceful reload makes them read the new values.
 AFTER_CHANGE = (
-    f"the running server still uses the old values: reload it gracefully ({RELOAD_COMMAND}, or run deploy/install.sh"
-    " again); a session signed with the old key stays valid until it expires"
+    "the running server still uses the old values: reload it gracefully, with everything else that holds the key"
+    f" ({RELOAD_COMMAND}); a session signed with the old key stays valid until it expires"
 )
 
 

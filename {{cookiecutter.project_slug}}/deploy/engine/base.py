@@ -177,6 +177,26 @@ def ensure_env_file(d: Deploy) -> None:
          group=None if d.user else owner)
 
 
+ROTATE_SECRET_KEY = """
+import importlib.util, sys
+from pathlib import Path
+spec = importlib.util.spec_from_file_location("envfile", sys.argv[1])
+envfile = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(envfile)
+envfile.rotate_secret_key(Path(sys.argv[2]))
+"""
+
+
+def rotate_secret_key(d: Deploy) -> None:
+    """A new SECRET_KEY in .env, the old one kept as a fallback (envfile.py), by the account that owns .env; never
+    printed."""
+    command = [f"{layout.CODE_DIR}/.venv/bin/python", "-c", ROTATE_SECRET_KEY,
+               f"{layout.CODE_DIR}/{layout.PACKAGE}/envfile.py", layout.ENV_FILE]
+    d.run(command, as_user=None if d.user else layout.APP_NAME)
+    d.flush()
+    d.say(f"{layout.ENV_FILE}: a new SECRET_KEY (the previous one is in SECRET_KEY_FALLBACKS)")
+
+
 def env_setting(d: Deploy, name: str) -> str:
     """A setting of .env as it is now (empty when unset or on a first install)."""
     text = d.read(layout.ENV_FILE) or ""

@@ -42,6 +42,7 @@ class Options:
     dry: bool = False
     rollback: bool = False
     rollback_to: str | None = None
+    rotate_secret_key: bool = False
     keep: int = 5
     python: str | None = None
     packages: bool = True

@@ -34,6 +34,9 @@ def parse(arguments: list[str]) -> Options:
                         "first new enough one on PATH)")
     parser.add_argument("--no-packages", action="store_true", help="do not install distribution packages")
     parser.add_argument("--os", choices=["debian", "rhel"], help="the distribution family (default: this machine's)")
+    parser.add_argument("--rotate-secret-key", action="store_true", help="a new SECRET_KEY in .env (the old one "
+                        "kept as a fallback, so sessions survive), then a graceful reload of the server and a restart "
+                        "of every other program that holds the key; no new release")
     parser.add_argument("--dry", action="store_true", help="print every change the deploy would make; make none")
 {% if cookiecutter.supervisor in ['supervisord', 'none'] %}
     parser.add_argument("--no-crontab", action="store_true", help="with --user: leave your crontab alone and print "
@@ -50,7 +53,7 @@ def parse(arguments: list[str]) -> Options:
         parser.error("--join: this project has no proxy in front (proxy=none), so no proxy site to join")
 {% endif %}
     return Options(user=args.user, join=args.join, dry=args.dry, rollback=args.rollback is not None,
-                   rollback_to=args.rollback or None, keep=args.keep, python=args.python,
+                   rollback_to=args.rollback or None, rotate_secret_key=args.rotate_secret_key, keep=args.keep, python=args.python,
                    packages=not (args.no_packages or args.user), os_family=args.os,
                    crontab=not getattr(args, "no_crontab", False))
 
@@ -85,9 +88,9 @@ def main(arguments: list[str], connection: str | tuple[str, dict[str, object]] =
     try:
         d.family = detect_family(d)
         say(f"{d.family} family" + (" (dry run: nothing is changed)" if d.dry else ""))
-        if options.rollback:
+        if options.rollback or options.rotate_secret_key:
             d.run_step("preflight", base_python)
-            d.run_step("rollback", plan.rollback)
+            d.run_step("rollback" if options.rollback else "rotate", plan.rollback if options.rollback else plan.rotate)
             return 0
         for phase, steps in plan.phases(d):
             for step in steps:

@@ -209,3 +209,14 @@ def rollback(d: Deploy) -> None:
 {% endif %}
 
 
+def rotate(d: Deploy) -> None:
+    """--rotate-secret-key: a new key, then everything that holds the old one loads the new: the server gracefully,
+    the other programs restarted."""
+    base.rotate_secret_key(d)
+{% if cookiecutter.supervisor == 'none' %}
+    d.say("no supervisor: reload the server (and restart anything else running the app) yourself to use the new key")
+{% else %}
+    d.release = releases.live_release(d)
+    reload(d)
+    releases.app_answers(d, reload, server.probe)
+{% endif %}
