@@ -76,8 +76,9 @@ def root_may_run(d: Deploy, python: str) -> None:
             'then echo "$p"; break; fi; [ "$p" = / ] && break; p=$(dirname "$p"); done'
         )
         if unsafe and unsafe.strip():
-            raise d.fail(f"--python: root would run {python}, but {unsafe.strip()} can be changed by an account "
-                         "other than root")
+            raise d.fail(
+                f"--python: root would run {python}, but {unsafe.strip()} can be changed by an account other than root"
+            )
 
 
 # ---------------------------------------------------------------- the account and its directories
@@ -116,14 +117,27 @@ def ensure_directories(d: Deploy, data_dirs: list[str], root_dirs: list[tuple[st
     for path, mode, owner in root_dirs:
         directory(d, path, mode, owner)
     tmpfiles = f"/etc/tmpfiles.d/{layout.APP_NAME}.conf"
-    d.op(f"installed {tmpfiles}", files.put, src=StringIO(tmpfiles_line(d)), dest=tmpfiles, mode="644",
-         unchanged=f"unchanged {tmpfiles}")
+    d.op(
+        f"installed {tmpfiles}",
+        files.put,
+        src=StringIO(tmpfiles_line(d)),
+        dest=tmpfiles,
+        mode="644",
+        unchanged=f"unchanged {tmpfiles}",
+    )
     d.run(["systemd-tmpfiles", "--create", tmpfiles])
 
 
 def directory(d: Deploy, path: str, mode: str, owner: str) -> None:
-    d.op(f"directory {path} (mode {mode}, owner {owner})", files.directory, path=path, mode=mode, user=owner,
-         group=owner, unchanged=f"directory {path} (mode {mode}, owner {owner})")
+    d.op(
+        f"directory {path} (mode {mode}, owner {owner})",
+        files.directory,
+        path=path,
+        mode=mode,
+        user=owner,
+        group=owner,
+        unchanged=f"directory {path} (mode {mode}, owner {owner})",
+    )
 
 
 def account_directories(d: Deploy, data_dirs: list[str]) -> None:
@@ -132,7 +146,7 @@ def account_directories(d: Deploy, data_dirs: list[str]) -> None:
     wanted = [layout.APP_DIR, layout.STATE_DIR, layout.LOG_DIR, layout.RUN_DIR, *data_dirs]
     quoted = " ".join(map(shlex.quote, wanted))
     ready = d.succeeds(
-        f"for p in {quoted}; do test -d \"$p\" -a -w \"$p\" && [ \"$(stat -c %G \"$p\")\" = {layout.SERVICE_GROUP} ]"
+        f'for p in {quoted}; do test -d "$p" -a -w "$p" && [ "$(stat -c %G "$p")" = {layout.SERVICE_GROUP} ]'
         f" || exit 1; done; test -f /etc/tmpfiles.d/{layout.APP_NAME}.conf"
     )
     if ready:
@@ -173,11 +187,17 @@ def ensure_env_file(d: Deploy) -> None:
     envfile = f"{SOURCE_DIR}/{layout.PACKAGE}/envfile.py"
     d.run([d.python, "-c", ENSURE_SECRETS, envfile, layout.ENV_FILE, layout.STATE_DIR])
     owner = service_user(d)
-    d.op(f"{layout.ENV_FILE}: mode 0600, {owner}'s", files.file, path=layout.ENV_FILE, mode="600", user=owner,
-         group=None if d.user else owner)
+    d.op(
+        f"{layout.ENV_FILE}: mode 0600, {owner}'s",
+        files.file,
+        path=layout.ENV_FILE,
+        mode="600",
+        user=owner,
+        group=None if d.user else owner,
+    )
 
 
-ROTATE_SECRET_KEY = """
+ROTATION_SCRIPT = """
 import importlib.util, sys
 from pathlib import Path
 spec = importlib.util.spec_from_file_location("envfile", sys.argv[1])
@@ -190,8 +210,13 @@ envfile.rotate_secret_key(Path(sys.argv[2]))
 def rotate_secret_key(d: Deploy) -> None:
     """A new SECRET_KEY in .env, the old one kept as a fallback (envfile.py), by the account that owns .env; never
     printed."""
-    command = [f"{layout.CODE_DIR}/.venv/bin/python", "-c", ROTATE_SECRET_KEY,
-               f"{layout.CODE_DIR}/{layout.PACKAGE}/envfile.py", layout.ENV_FILE]
+    command = [
+        f"{layout.CODE_DIR}/.venv/bin/python",
+        "-c",
+        ROTATION_SCRIPT,
+        f"{layout.CODE_DIR}/{layout.PACKAGE}/envfile.py",
+        layout.ENV_FILE,
+    ]
     d.run(command, as_user=None if d.user else layout.APP_NAME)
     d.flush()
     d.say(f"{layout.ENV_FILE}: a new SECRET_KEY (the previous one is in SECRET_KEY_FALLBACKS)")

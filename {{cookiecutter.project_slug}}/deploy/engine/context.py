@@ -16,12 +16,14 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
-from pyinfra.api import BaseStateCallback, Config, Inventory, State
+from pyinfra.api.config import Config
 from pyinfra.api.connect import connect_all
 from pyinfra.api.exceptions import PyinfraError
 from pyinfra.api.host import Host
+from pyinfra.api.inventory import Inventory
 from pyinfra.api.operation import OperationMeta, add_op
 from pyinfra.api.operations import run_ops
+from pyinfra.api.state import BaseStateCallback, State
 from pyinfra.operations import server
 
 from . import layout
@@ -55,7 +57,7 @@ def say(text: str) -> None:
     print(PREFIX + text, flush=True)
 
 
-class _Narrator(BaseStateCallback):  # type: ignore[misc]
+class _Narrator(BaseStateCallback):
     """Prints what each operation does as it starts (a command: itself), and remembers which one failed."""
 
     def __init__(self) -> None:
@@ -67,7 +69,8 @@ class _Narrator(BaseStateCallback):  # type: ignore[misc]
         text, unchanged = self.texts.get(id(meta), ("an operation", None))
         return meta, text, unchanged
 
-    def operation_host_start(self, state: State, host: Host, op_hash: str) -> None:
+    # pyinfra declares its callbacks static but calls them on the handler: these read the handler's texts.
+    def operation_host_start(self, state: State, host: Host, op_hash: Any) -> Any:  # type: ignore[override]
         # Whether an operation changes anything is known once it is queued (pyinfra reads the facts then).
         meta, text, unchanged = self._text(state, host, op_hash)
         if not text:
@@ -79,7 +82,9 @@ class _Narrator(BaseStateCallback):  # type: ignore[misc]
         elif unchanged:
             say(unchanged)
 
-    def operation_host_error(self, state: State, host: Host, op_hash: str, *args: Any) -> None:
+    def operation_host_error(  # type: ignore[override]
+        self, state: State, host: Host, op_hash: Any, retry_count: int = 0, max_retries: int = 0
+    ) -> Any:
         self.failed = self._text(state, host, op_hash)[1]
 
 
@@ -172,10 +177,12 @@ class Deploy:
         return self.query(f"cat {shlex.quote(path)} 2>/dev/null")
 
     # ------------------------------------------------------------ changing it: queued, run in order
-    def op(self, text: str, operation: Callable[..., Any], *args: Any, unchanged: str | None = None,
-           **arguments: Any) -> OperationMeta:
+    def op(
+        self, text: str, operation: Callable[..., Any], *args: Any, unchanged: str | None = None, **arguments: Any
+    ) -> OperationMeta:
         """Queue a pyinfra operation; TEXT says what it did (UNCHANGED, if given, when it had nothing to do)."""
         host = self.host
+        assert self._state is not None  # connected with the host
         meta: OperationMeta = add_op(self._state, operation, *args, name=text, **arguments)[host]
         self._narrator.texts[id(meta)] = (text, unchanged)
         self._queue.append((meta, text))

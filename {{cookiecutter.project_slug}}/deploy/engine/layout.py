@@ -8,7 +8,7 @@ PACKAGE: Final = "{{ cookiecutter.package_name }}"
 DOMAIN: Final = "{{ cookiecutter.domain_name }}"
 ADMIN_EMAIL: Final = "{{ cookiecutter.author_email }}"
 URL_PREFIX: Final = "{{ cookiecutter.__url_prefix }}"
-PYTHON_VERSION: Final = ({{ cookiecutter.python_version.split('.') | join(', ') }})
+PYTHON_VERSION: Final = ({{ cookiecutter.python_version.split('.')[0] }}, {{ cookiecutter.python_version.split('.')[1] }})
 
 APP_DIR: Final = "{{ cookiecutter.__app_dir }}"
 # The live release: a link to one of RELEASES_DIR (releases.py), whose virtualenvs are in VENVS_DIR.

@@ -20,42 +20,76 @@ def parse(arguments: list[str]) -> Options:
         description=f"Install or update {layout.APP_NAME} on this server (Debian/Ubuntu or RHEL family), as root; "
         "safe to run again after every code change: it changes only what differs, then reloads the app.",
     )
-    parser.add_argument("--user", action="store_true", help="install without root and run the app as the account "
-                        f"running this, in the same directories ({layout.APP_DIR}, {layout.STATE_DIR}, "
-                        f"{layout.RUN_DIR}, {layout.LOG_DIR}), which an administrator makes for it once; what needs "
-                        "root is printed for them")
-    parser.add_argument("--join", action="store_true", help="add the app to the proxy site someone else runs for the "
-                        "domain: install only the app's lines and print the one line that site must include")
-    parser.add_argument("--rollback", nargs="?", const="", metavar="RELEASE", help="switch back to the release "
-                        f"before the live one, or to RELEASE (a name in {layout.RELEASES_DIR}), and check it")
-    parser.add_argument("--keep", type=int, default=5, metavar="N", help="keep the N newest releases that went live "
-                        "(default 5)")
-    parser.add_argument("--python", metavar="PATH", help="the Python that makes the app's virtualenv (default: the "
-                        "first new enough one on PATH)")
+    parser.add_argument(
+        "--user",
+        action="store_true",
+        help="install without root and run the app as the account "
+        f"running this, in the same directories ({layout.APP_DIR}, {layout.STATE_DIR}, "
+        f"{layout.RUN_DIR}, {layout.LOG_DIR}), which an administrator makes for it once; what needs "
+        "root is printed for them",
+    )
+    parser.add_argument(
+        "--join",
+        action="store_true",
+        help="add the app to the proxy site someone else runs for the "
+        "domain: install only the app's lines and print the one line that site must include",
+    )
+    parser.add_argument(
+        "--rollback",
+        nargs="?",
+        const="",
+        metavar="RELEASE",
+        help="switch back to the release "
+        f"before the live one, or to RELEASE (a name in {layout.RELEASES_DIR}), and check it",
+    )
+    parser.add_argument(
+        "--keep", type=int, default=5, metavar="N", help="keep the N newest releases that went live (default 5)"
+    )
+    parser.add_argument(
+        "--python",
+        metavar="PATH",
+        help="the Python that makes the app's virtualenv (default: the first new enough one on PATH)",
+    )
     parser.add_argument("--no-packages", action="store_true", help="do not install distribution packages")
     parser.add_argument("--os", choices=["debian", "rhel"], help="the distribution family (default: this machine's)")
-    parser.add_argument("--rotate-secret-key", action="store_true", help="a new SECRET_KEY in .env (the old one "
-                        "kept as a fallback, so sessions survive), then a graceful reload of the server and a restart "
-                        "of every other program that holds the key; no new release")
+    parser.add_argument(
+        "--rotate-secret-key",
+        action="store_true",
+        help="a new SECRET_KEY in .env (the old one "
+        "kept as a fallback, so sessions survive), then a graceful reload of the server and a restart "
+        "of every other program that holds the key; no new release",
+    )
     parser.add_argument("--dry", action="store_true", help="print every change the deploy would make; make none")
 {% if cookiecutter.supervisor in ['supervisord', 'none'] %}
-    parser.add_argument("--no-crontab", action="store_true", help="with --user: leave your crontab alone and print "
-                        "its lines instead")
+    parser.add_argument(
+        "--no-crontab", action="store_true", help="with --user: leave your crontab alone and print its lines instead"
+    )
 {% endif %}
     args = parser.parse_args(arguments)
     if args.keep < 1:
         parser.error(f"--keep: the number of releases to keep, 1 or more, not {args.keep}")
     if args.join and not layout.URL_PREFIX:
-        parser.error("--join: the app must live under a URL prefix, not / (url_prefix): the root of a site someone "
-                     "else runs stays theirs")
+        parser.error(
+            "--join: the app must live under a URL prefix, not / (url_prefix): the root of a site someone "
+            "else runs stays theirs"
+        )
 {% if cookiecutter.proxy == 'none' %}
     if args.join:
         parser.error("--join: this project has no proxy in front (proxy=none), so no proxy site to join")
 {% endif %}
-    return Options(user=args.user, join=args.join, dry=args.dry, rollback=args.rollback is not None,
-                   rollback_to=args.rollback or None, rotate_secret_key=args.rotate_secret_key, keep=args.keep, python=args.python,
-                   packages=not (args.no_packages or args.user), os_family=args.os,
-                   crontab=not getattr(args, "no_crontab", False))
+    return Options(
+        user=args.user,
+        join=args.join,
+        dry=args.dry,
+        rollback=args.rollback is not None,
+        rollback_to=args.rollback or None,
+        rotate_secret_key=args.rotate_secret_key,
+        keep=args.keep,
+        python=args.python,
+        packages=not (args.no_packages or args.user),
+        os_family=args.os,
+        crontab=not getattr(args, "no_crontab", False),
+    )
 
 
 def detect_family(d: Deploy) -> str:
@@ -76,8 +110,10 @@ def main(arguments: list[str], connection: str | tuple[str, dict[str, object]] =
     options = dataclasses.replace(parse(arguments), connection=connection)
     local = connection == "@local"
     if local and not options.user and not options.dry and os.geteuid() != 0:
-        say("error: run as root (sudo deploy/install.sh), with --user to install for your own account, or with --dry "
-            "to see what it would change")
+        say(
+            "error: run as root (sudo deploy/install.sh), with --user to install for your own account, or with --dry "
+            "to see what it would change"
+        )
         return 1
     if local and options.user and os.geteuid() == 0:
         say("error: --user installs for an ordinary account: as root, leave it out")

@@ -5,29 +5,38 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-
-{% set modules = ['base', 'layout', 'releases', 'server_' ~ cookiecutter.server ~ ' as server', 'framework_' ~ cookiecutter.__family ~ ' as framework', 'supervisor_' ~ cookiecutter.supervisor ~ ' as supervisor'] %}
+{# ruff: off #}
+{# The imports as ruff sorts them: the modules imported by their own names on one line, then those under another. #}
+{% set plain = ['base', 'layout', 'releases'] %}
+{% set named = [('framework_' ~ cookiecutter.__family, 'framework'), ('supervisor_' ~ cookiecutter.supervisor, 'supervisor')] %}
+{# The server's module where it is used: a supervisor reloads and probes it; uWSGI's build needs are checked. #}
+{% if cookiecutter.supervisor != 'none' or cookiecutter.server == 'uwsgi' %}
+{% set named = named + [('server_' ~ cookiecutter.server, 'server')] %}
+{% endif %}
 {% if cookiecutter.proxy != 'none' %}
-{% set modules = modules + ['firewall', 'proxy', 'proxy_' ~ cookiecutter.proxy ~ ' as proxy_site', 'selinux'] %}
+{% set plain = plain + ['firewall', 'proxy', 'selinux'] %}
+{% set named = named + [('proxy_' ~ cookiecutter.proxy, 'proxy_site')] %}
 {% endif %}
 {% if cookiecutter.database in ['sqlite', 'postgresql'] %}
-{% set modules = modules + ['backups'] %}
+{% set plain = plain + ['backups'] %}
 {% endif %}
 {% if cookiecutter.database == 'postgresql' %}
-{% set modules = modules + ['database_postgresql'] %}
+{% set plain = plain + ['database_postgresql'] %}
 {% endif %}
 {% if cookiecutter.task_queue == 'celery' %}
-{% set modules = modules + ['task_queue_celery as celery'] %}
+{% set named = named + [('task_queue_celery', 'celery')] %}
 {% endif %}
 {% if cookiecutter.websockets == 'channels' %}
-{% set modules = modules + ['websockets_channels as channels'] %}
+{% set named = named + [('websockets_channels', 'channels')] %}
 {% endif %}
 {% if cookiecutter.tls != 'none' %}
-{% set modules = modules + ['tls_' ~ cookiecutter.tls ~ ' as tls'] %}
+{% set named = named + [('tls_' ~ cookiecutter.tls, 'tls')] %}
 {% endif %}
-{% for module in modules | sort %}
-from . import {{ module }}
+from . import {{ plain | sort | join(', ') }}
+{% for module, name in named | sort %}
+from . import {{ module }} as {{ name }}
 {% endfor %}
+{# ruff: on #}
 from .context import Deploy
 from .pieces import Packages, Program
 
@@ -85,14 +94,14 @@ def data_dirs() -> list[str]:
 
 def root_dirs() -> list[tuple[str, str, str]]:
     """Directories made as root only: (path, mode, owner)."""
-    return [
+    found: list[tuple[str, str, str]] = []
 {% if cookiecutter.supervisor == 'supervisord' %}
-        *supervisor.LOG_DIRS,
+    found += supervisor.LOG_DIRS
 {% endif %}
 {% if cookiecutter.tls == 'certbot' %}
-        *tls.ROOT_DIRS,
+    found += tls.ROOT_DIRS
 {% endif %}
-    ]
+    return found
 
 
 def reload(d: Deploy) -> None:
@@ -107,8 +116,10 @@ def reload(d: Deploy) -> None:
 def health_gate(d: Deploy) -> None:
 {% if cookiecutter.supervisor == 'none' %}
     # The server is not the deploy's to reload: its answer would be the old code's, or none.
-    d.say(f"no supervisor: reload the server yourself so that it loads {layout.CODE_DIR} (release {d.release}), "
-          f"then check {layout.HEALTH_URL}")
+    d.say(
+        f"no supervisor: reload the server yourself so that it loads {layout.CODE_DIR} (release {d.release}), "
+        f"then check {layout.HEALTH_URL}"
+    )
     d.run(f"touch {layout.RELEASES_DIR}/{d.release}/{releases.HEALTHY}")
 {% else %}
     releases.health_gate(d, d.release, reload, server.probe)
@@ -123,87 +134,111 @@ def phases(d: Deploy) -> list[tuple[str, list[Step]]]:
 {% endif %}
         ("packages", [lambda d: base.install_packages(d, packages(d))] if d.root and d.options.packages else []),
         # What the install needs and no package step provides: checked before anything is installed.
-        ("preflight", [
-            base.choose_python,
+        (
+            "preflight",
+            [
+                base.choose_python,
 {% if cookiecutter.server == 'uwsgi' %}
-            server.build_needs,
+                server.build_needs,
 {% endif %}
 {% if cookiecutter.supervisor == 'systemd' %}
-            supervisor.ensure_user_manager,
+                supervisor.ensure_user_manager,
 {% endif %}
 {% if cookiecutter.tls == 'certificate' %}
-            tls.certificate,
+                tls.certificate,
 {% endif %}
-        ]),
+            ],
+        ),
         ("account", [base.ensure_account, lambda d: base.ensure_directories(d, data_dirs(), root_dirs())]),
         # A new release beside the live one, prepared (migrations and static files included), then switched to.
         ("release", [releases.copy_code, base.ensure_env_file, releases.ensure_virtualenv]),
-        ("database", [
+{% if cookiecutter.database == 'postgresql' or cookiecutter.task_queue == 'celery' %}
+        (
+            "database",
+            [
 {% if cookiecutter.database == 'postgresql' %}
-            database_postgresql.ensure_database,
+                database_postgresql.ensure_database,
 {% endif %}
 {% if cookiecutter.task_queue == 'celery' %}
-            celery.broker,
+                celery.broker,
 {% endif %}
-        ]),
-        ("prepare", [
+            ],
+        ),
+{% endif %}
+        (
+            "prepare",
+            [
 {% if cookiecutter.proxy != 'none' %}
-            selinux.configure,
+                selinux.configure,
 {% endif %}
 {% if cookiecutter.database in ['sqlite', 'postgresql'] %}
-            backups.before_migrating,  # before the migrations below
+                backups.before_migrating,  # before the migrations below
 {% endif %}
-            framework.prepare,
-        ]),
+                framework.prepare,
+            ],
+        ),
         ("live", [releases.go_live]),
-        ("start", [
+        (
+            "start",
+            [
 {% if cookiecutter.supervisor == 'none' %}
-            supervisor.start,
+                supervisor.start,
 {% else %}
-            lambda d: supervisor.start(d, programs(d)),
+                lambda d: supervisor.start(d, programs(d)),
 {% endif %}
 {% if cookiecutter.supervisor != 'none' %}
-            lambda d: releases.app_answers(d, reload, server.probe),
+                lambda d: releases.app_answers(d, reload, server.probe),
 {% endif %}
 {% if cookiecutter.database in ['sqlite', 'postgresql'] and cookiecutter.supervisor == 'systemd' %}
-            supervisor.backup_timer,
+                supervisor.backup_timer,
 {% elif cookiecutter.database in ['sqlite', 'postgresql'] %}
-            backups.schedule,
+                backups.schedule,
 {% endif %}
-        ]),
+            ],
+        ),
 {% if cookiecutter.proxy != 'none' %}
         # The proxy after the app answers on its own: then the site that sends clients to it.
-        ("proxy", [
-            lambda d: proxy.let_proxy_in(d, proxy_site.proxy_user(d)),
-            firewall.open_ports,
+        (
+            "proxy",
+            [
+                lambda d: proxy.let_proxy_in(d, proxy_site.proxy_user(d)),
+                firewall.open_ports,
 {% if cookiecutter.tls == 'certbot' %}
-            lambda d: None if d.joining else tls.certificate(d),  # joining, the certificate is the joined site's
+                lambda d: None if d.joining else tls.certificate(d),  # joining, the certificate is the joined site's
 {% endif %}
-            proxy_site.site,
-        ]),
+                proxy_site.site,
+            ],
+        ),
 {% endif %}
         ("health", [health_gate]),
         ("prune", [releases.prune]),
-        ("summary", [
-            base.summary,
-            supervisor.summary,
+        (
+            "summary",
+            [
+                base.summary,
+{% if cookiecutter.supervisor != 'none' %}
+                supervisor.summary,
+{% endif %}
 {% if cookiecutter.database in ['sqlite', 'postgresql'] %}
-            backups.summary,
+                backups.summary,
 {% endif %}
 {% if cookiecutter.task_queue == 'celery' %}
-            celery.summary,
+                celery.summary,
 {% endif %}
 {% if cookiecutter.websockets == 'channels' %}
-            channels.summary,
+                channels.summary,
 {% endif %}
-        ]),
+            ],
+        ),
     ]
 
 
 def rollback(d: Deploy) -> None:
 {% if cookiecutter.supervisor == 'none' %}
-    raise d.fail("--rollback: no supervisor chosen, so the server is not the deploy's to reload: switch the link "
-                 f"{layout.CODE_DIR} yourself")
+    raise d.fail(
+        "--rollback: no supervisor chosen, so the server is not the deploy's to reload: switch the link "
+        f"{layout.CODE_DIR} yourself"
+    )
 {% else %}
     releases.roll_back(d, reload, server.probe)
 {% endif %}

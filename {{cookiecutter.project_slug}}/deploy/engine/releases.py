@@ -27,7 +27,7 @@ HEALTHY = ".healthy"  # the mark of a release that went live and answered
 def release_names(d: Deploy, healthy_only: bool = False) -> list[str]:
     """The releases on disk, oldest first (their names are UTC times)."""
     test = f"-f {layout.RELEASES_DIR}/$r/{HEALTHY}" if healthy_only else f"-d {layout.RELEASES_DIR}/$r"
-    listing = d.query(f"cd {layout.RELEASES_DIR} 2>/dev/null && for r in *; do ! test {test} || echo \"$r\"; done") or ""
+    listing = d.query(f'cd {layout.RELEASES_DIR} 2>/dev/null && for r in *; do ! test {test} || echo "$r"; done') or ""
     return sorted(name for name in listing.split() if name != "*")
 
 
@@ -121,8 +121,10 @@ def back_to_previous(d: Deploy, release: str, reload: Callable[[Deploy], None], 
     reload(d)
     d.flush()
     back = "which answers" if answers(d) else "which does not answer either: see the logs"
-    raise d.fail(f"release {release} failed its health check ({problem}): rolled back to {d.previous}, {back} "
-                 f"(release {release} is kept in {layout.RELEASES_DIR} for inspection; its logs: the server's)")
+    raise d.fail(
+        f"release {release} failed its health check ({problem}): rolled back to {d.previous}, {back} "
+        f"(release {release} is kept in {layout.RELEASES_DIR} for inspection; its logs: the server's)"
+    )
 
 
 def app_answers(d: Deploy, reload: Callable[[Deploy], None], probe: Callable[[Deploy], bool]) -> None:
@@ -155,8 +157,10 @@ def health_gate(d: Deploy, release: str, reload: Callable[[Deploy], None], probe
     d.run(f"touch {layout.RELEASES_DIR}/{release}/{HEALTHY}")
     d.flush()
     if d.proxy_pending:
-        d.say(f"healthy: the app answers on its own socket (release {release}); not checked: {layout.HEALTH_URL}: "
-              f"{d.proxy_pending}; run this script again once it does")
+        d.say(
+            f"healthy: the app answers on its own socket (release {release}); not checked: {layout.HEALTH_URL}: "
+            f"{d.proxy_pending}; run this script again once it does"
+        )
     else:
         d.say(f"healthy: {layout.HEALTH_URL} answers (release {release})")
 
@@ -168,12 +172,12 @@ def prune(d: Deploy) -> None:
     if not live:
         return
     healthy = release_names(d, healthy_only=True)
-    keep = set(healthy[-d.options.keep:]) | {live}
+    keep = set(healthy[-d.options.keep :]) | {live}
     for name in release_names(d):
         if name not in keep and (name in healthy or name < live):
             d.run(f"rm -rf -- {layout.RELEASES_DIR}/{name}")
     d.flush()
-    used = d.query(f"for r in {layout.RELEASES_DIR}/*/.venv; do readlink -f \"$r\"; done") or ""
+    used = d.query(f'for r in {layout.RELEASES_DIR}/*/.venv; do readlink -f "$r"; done') or ""
     for venv in (d.query(f"find {layout.VENVS_DIR} -mindepth 1 -maxdepth 1 -type d") or "").split():
         if venv not in used.split():
             d.run(f"rm -rf -- {venv}")
@@ -183,14 +187,17 @@ def roll_back(d: Deploy, reload: Callable[[Deploy], None], probe: Callable[[Depl
     """--rollback [RELEASE]: back to the newest healthy release before the live one (or RELEASE), gracefully."""
     live = live_release(d)
     if not live:
-        raise d.fail(f"--rollback: {layout.CODE_DIR} is not a link to a release in {layout.RELEASES_DIR}: "
-                     "nothing to roll back")
+        raise d.fail(
+            f"--rollback: {layout.CODE_DIR} is not a link to a release in {layout.RELEASES_DIR}: nothing to roll back"
+        )
     healthy = release_names(d, healthy_only=True)
     if d.options.rollback_to:
         target = d.options.rollback_to
         if target not in healthy:
-            raise d.fail(f"--rollback: no release '{target}' that went live and answered in {layout.RELEASES_DIR};"
-                         f" there are: {' '.join(healthy)}")
+            raise d.fail(
+                f"--rollback: no release '{target}' that went live and answered in {layout.RELEASES_DIR};"
+                f" there are: {' '.join(healthy)}"
+            )
     else:
         older = [name for name in healthy if name < live]
         if not older:
@@ -207,4 +214,3 @@ def roll_back(d: Deploy, reload: Callable[[Deploy], None], probe: Callable[[Depl
     d.flush()
     health_gate(d, target, reload, probe)
     d.say(f"rolled back from {live} to {target}")
-
