@@ -67,6 +67,11 @@ LOAD_MAX_SECONDS = 120
 LOAD_MAX_REQUESTS = 500_000
 
 
+def head_and_tail(text: str, limit: int = 4000) -> str:
+    """A failure's text for the report: its start and its end (where an installer says what failed)."""
+    return text if len(text) <= limit else f"{text[: limit // 3]}\n[...]\n{text[-(limit - limit // 3) :]}"
+
+
 def stack_name(answers: dict) -> str:
     keys = ("framework", "server", "proxy", "supervisor", "database")
     return "-".join(answers[key] for key in keys)
@@ -230,7 +235,7 @@ class Stack:
         try:
             value = function(*args)
         except AssertionError as error:
-            self.report.checks.append(Check(name, False, str(error)[:2000]))
+            self.report.checks.append(Check(name, False, head_and_tail(str(error))))
             return None
         self.report.checks.append(Check(name, True, f"{time.monotonic() - started:.2f} s"))
         return value

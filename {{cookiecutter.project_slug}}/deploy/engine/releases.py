@@ -44,18 +44,21 @@ def copy_code(d: Deploy) -> None:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     existing = set(release_names(d))
     d.release = next(name for n in range(1, 100) if (name := stamp if n == 1 else f"{stamp}-{n}") not in existing)
-    group = layout.SERVICE_GROUP
-    for path in (layout.RELEASES_DIR, d.release_dir):
-        mode = "2750" if d.user else "0750"
-        d.op(f"directory {path}", files.directory, path=path, mode=mode, group=group if d.root else None)
-    excludes = " ".join(f"--exclude=./{name}" for name in ("__pycache__", *layout.KEPT_ON_SERVER))
     release = shlex.quote(d.release_dir)
-    owner = "" if d.user else f" && chgrp -R {group} {release}"
+    excludes = " ".join(f"--exclude=./{name}" for name in ("__pycache__", *layout.KEPT_ON_SERVER))
+    # umask 027: what mkdir and tar make is the owner's and the group's only. The directories are never chmod'ed:
+    # made in the setgid directories of a --user install they keep its group, which a chmod by an account outside
+    # that group would drop, and with it the proxy's access.
     d.run(
+        f"umask 027 && mkdir -p {layout.RELEASES_DIR} {release} && "
         f"tar -C {shlex.quote(SOURCE_DIR)} --exclude=__pycache__ {excludes} -cf - . | "
-        f"tar -C {release} --no-same-owner -xf - && chmod -R g=u,g-w,o= {release}{owner}"
-        f" && ln -s ../../.env {release}/.env"
+        f"tar -C {release} --no-same-owner -xf - && "
+        f"find {release} -type f -exec chmod g=u,g-w,o= " + "{} + && "
+        f"ln -s ../../.env {release}/.env"
     )
+    if d.root:
+        # The app's account reads the release through its group.
+        d.run(f"chgrp -R {layout.SERVICE_GROUP} {layout.RELEASES_DIR} && chmod 0750 {layout.RELEASES_DIR} {release}")
     d.say(f"release {d.release}: from {SOURCE_DIR}" + (f" (live: {d.previous})" if d.previous else ""))
 
 
