@@ -6,7 +6,11 @@ checked there) beside the first (v1). Then, with 16 clients on a page all along 
 - v3, whose /healthz answers 500: install.sh switches to it, finds /healthz failing through the proxy, switches back
   to v2, reloads, and exits non-zero saying so; no request fails (v3 serves the page, only its health check fails),
   v2 is live and serves afterwards.
-- `install.sh --rollback`: back to v1, gracefully; 0 failed requests, v1's page served.
+- a release whose migration fails (a step failing mid-deploy): install.sh stops before the switch, exits non-zero
+  naming the step, v2 stays live and serves, no request fails; a file private in the checkout (mode 0600) stays
+  unreadable to other accounts in that release.
+- `install.sh --rollback`: back to v1, gracefully (a release that never went live does not count); 0 failed
+  requests, v1's page served.
 
 - On the systemd stack, a new dependency: a new virtualenv, and a restart instead of a reload (the server's own Python
   comes from it), still without a failed request (the socket holds requests meanwhile).
@@ -22,6 +26,18 @@ from tests.e2e.stack import INSTALL_TIMEOUT, PREFIX
 RELEASE_STACKS = {"flask-gunicorn-nginx-systemd-sqlite", "dash-uwsgi-nginx-supervisord-sqlite"}
 HEALTHZ_DOC = '    """JSON status for monitors and the deploy checks."""'
 BROKEN_MARK = "e2e-broken-healthz"
+# A Flask migration that raises: the deploy fails in its prepare phase, before the switch.
+BROKEN_MIGRATION = """revision = "0002_e2e_broken"
+down_revision = "0001"
+
+
+def upgrade():
+    raise RuntimeError("e2e-broken-migration")
+
+
+def downgrade():
+    pass
+"""
 
 
 def checks(stack) -> list:
@@ -30,6 +46,7 @@ def checks(stack) -> list:
     return [
         ("releases: v1 kept beside the live v2", check_previous_release_kept),
         ("releases: v3 failing /healthz rolled back to v2 under load", check_failed_health_rolls_back),
+        ("releases: a step failing mid-deploy keeps v2 live under load", check_failed_step_keeps_live_release),
         ("releases: install.sh --rollback to v1 under load", check_rollback_command),
         *([("releases: a new dependency, a new virtualenv, restart under load", check_new_dependency)]
           if stack.supervisor == "systemd" else []),
@@ -142,3 +159,37 @@ def check_new_dependency(stack) -> None:
     assert after != before, "the same virtualenv although the dependencies changed"
     assert "systemctl restart my-web-app" in result.stdout, output[-3000:]
     stack.check_healthz()
+
+
+def check_failed_step_keeps_live_release(stack) -> None:
+    """A migration that raises: the deploy's prepare phase fails before the switch. install.sh exits non-zero and
+    names the step; the live release is still v2 and serves; no request fails. The checkout also holds a file of
+    mode 0600 (a lab's own secrets): in the new release it is not readable by other accounts."""
+    assert hasattr(stack, "v2"), "no v2 release to start from (an earlier check failed)"
+    migration = f"{stack.checkout}/my_web_app/migrations/versions/0002_e2e_broken.py"
+    private = f"{stack.checkout}/private-notes.txt"
+    owner = stack.run(["stat", "-c", "%U", stack.checkout]).stdout.strip()
+    write = f"cat > {migration} && printf 'secret\\n' > {private} && chmod 0600 {private}"
+    write += f" && chown {owner}: {migration} {private}"
+    stack.run(["bash", "-c", write], input=BROKEN_MIGRATION)
+    before = releases(stack)
+    try:
+        _, result = under_load(stack, lambda: stack.run(stack.install_command(), timeout=INSTALL_TIMEOUT, check=False),
+                               "failed_step_load")  # fmt: skip
+    finally:
+        stack.run(["rm", "-f", migration, private])
+    output = result.stdout + result.stderr
+    stack.report.metrics["failed_step_output"] = output[-800:]
+    assert result.returncode != 0, f"install.sh succeeded with a failing migration:\n{output[-3000:]}"
+    named = re.search(r"install\.sh: error: prepare: framework_flask\.prepare: \+ manage\.py db upgrade failed", result.stderr)
+    assert named, f"the error does not name the step:\n{output[-3000:]}"
+    assert live(stack) == stack.v2, f"live: {live(stack)}, expected {stack.v2}"
+    health = stack.get(f"{PREFIX}/healthz")
+    assert health.status == 200, f"/healthz after the failed deploy: {health.status}"
+    new = sorted(set(releases(stack)) - set(before))
+    assert len(new) == 1, f"releases made by the failed deploy: {new}"
+    copy = f"{stack.app_dir}/releases/{new[0]}/private-notes.txt"
+    mode = stack.run(["stat", "-c", "%a", copy]).stdout.strip()
+    assert mode.endswith("0"), f"{copy}: mode {mode}, readable by other accounts"
+    denied = stack.run(["runuser", "-u", "nobody", "--", "cat", copy], check=False)
+    assert denied.returncode != 0, f"another account reads {copy}"

@@ -130,7 +130,7 @@ def main(arguments: list[str], connection: str | tuple[str, dict[str, object]] =
             return 0
         for phase, steps in plan.phases(d):
             for step in steps:
-                d.run_step(f"{phase} ({getattr(step, '__qualname__', 'step')})", step)
+                d.run_step(f"{phase}: {step.__module__.rsplit('.', 1)[-1]}.{step.__name__}", step)
     except DeployError as error:
         print(f"install.sh: error: {error}", file=sys.stderr, flush=True)
         return 1

@@ -126,13 +126,51 @@ def health_gate(d: Deploy) -> None:
 {% endif %}
 
 
+# Steps that pass one module's pieces to another.
+def install_packages(d: Deploy) -> None:
+    base.install_packages(d, packages(d))
+
+
+def make_directories(d: Deploy) -> None:
+    base.ensure_directories(d, data_dirs(), root_dirs())
+{% if cookiecutter.supervisor != 'none' %}
+
+
+def start_programs(d: Deploy) -> None:
+    supervisor.start(d, programs(d))
+
+
+def app_answers(d: Deploy) -> None:
+    releases.app_answers(d, reload, server.probe)
+{% else %}
+
+
+def start_programs(d: Deploy) -> None:
+    supervisor.start(d)
+{% endif %}
+{% if cookiecutter.proxy != 'none' %}
+
+
+def let_proxy_in(d: Deploy) -> None:
+    proxy.let_proxy_in(d, proxy_site.proxy_user(d))
+{% endif %}
+{% if cookiecutter.tls == 'certbot' %}
+
+
+def certificate(d: Deploy) -> None:
+    """Joining, the certificate is the joined site's."""
+    if not d.joining:
+        tls.certificate(d)
+{% endif %}
+
+
 def phases(d: Deploy) -> list[tuple[str, list[Step]]]:
     """The phases of a deploy, in the order they run. Nothing before "live" touches the live release."""
     return [
 {% if cookiecutter.supervisor == 'supervisord' %}
         ("check", [supervisor.check]),
 {% endif %}
-        ("packages", [lambda d: base.install_packages(d, packages(d))] if d.root and d.options.packages else []),
+        ("packages", [install_packages] if d.root and d.options.packages else []),
         # What the install needs and no package step provides: checked before anything is installed.
         (
             "preflight",
@@ -149,7 +187,7 @@ def phases(d: Deploy) -> list[tuple[str, list[Step]]]:
 {% endif %}
             ],
         ),
-        ("account", [base.ensure_account, lambda d: base.ensure_directories(d, data_dirs(), root_dirs())]),
+        ("account", [base.ensure_account, make_directories]),
         # A new release beside the live one, prepared (migrations and static files included), then switched to.
         ("release", [releases.copy_code, base.ensure_env_file, releases.ensure_virtualenv]),
 {% if cookiecutter.database == 'postgresql' or cookiecutter.task_queue == 'celery' %}
@@ -181,13 +219,9 @@ def phases(d: Deploy) -> list[tuple[str, list[Step]]]:
         (
             "start",
             [
-{% if cookiecutter.supervisor == 'none' %}
-                supervisor.start,
-{% else %}
-                lambda d: supervisor.start(d, programs(d)),
-{% endif %}
+                start_programs,
 {% if cookiecutter.supervisor != 'none' %}
-                lambda d: releases.app_answers(d, reload, server.probe),
+                app_answers,
 {% endif %}
 {% if cookiecutter.database in ['sqlite', 'postgresql'] and cookiecutter.supervisor == 'systemd' %}
                 supervisor.backup_timer,
@@ -201,10 +235,10 @@ def phases(d: Deploy) -> list[tuple[str, list[Step]]]:
         (
             "proxy",
             [
-                lambda d: proxy.let_proxy_in(d, proxy_site.proxy_user(d)),
+                let_proxy_in,
                 firewall.open_ports,
 {% if cookiecutter.tls == 'certbot' %}
-                lambda d: None if d.joining else tls.certificate(d),  # joining, the certificate is the joined site's
+                certificate,
 {% endif %}
                 proxy_site.site,
             ],
