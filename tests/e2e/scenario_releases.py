@@ -181,7 +181,8 @@ def check_failed_step_keeps_live_release(stack) -> None:
     output = result.stdout + result.stderr
     stack.report.metrics["failed_step_output"] = output[-800:]
     assert result.returncode != 0, f"install.sh succeeded with a failing migration:\n{output[-3000:]}"
-    named = re.search(r"install\.sh: error: prepare: framework_flask\.prepare: \+ manage\.py db upgrade failed", result.stderr)
+    step = r"prepare: framework_flask\.prepare: \+ manage\.py db upgrade failed"
+    named = re.search(rf"install\.sh: error: {step}", result.stderr)
     assert named, f"the error does not name the step:\n{output[-3000:]}"
     assert live(stack) == stack.v2, f"live: {live(stack)}, expected {stack.v2}"
     health = stack.get(f"{PREFIX}/healthz")
