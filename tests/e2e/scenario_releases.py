@@ -17,23 +17,12 @@ RELEASE_STACKS names the stacks: systemd as root with gunicorn, supervisord with
 import re
 import time
 
+from tests.e2e.checks import Check, named
 from tests.e2e.stack import INSTALL_TIMEOUT, PREFIX
 
 RELEASE_STACKS = {"flask-gunicorn-nginx-systemd-sqlite", "dash-uwsgi-nginx-supervisord-sqlite"}
 HEALTHZ_DOC = '    """JSON status for monitors and the deploy checks."""'
 BROKEN_MARK = "e2e-broken-healthz"
-
-
-def checks(stack) -> list:
-    if stack.report.name not in RELEASE_STACKS:
-        return []
-    return [
-        ("releases: v1 kept beside the live v2", check_previous_release_kept),
-        ("releases: v3 failing /healthz rolled back to v2 under load", check_failed_health_rolls_back),
-        ("releases: install.sh --rollback to v1 under load", check_rollback_command),
-        *([("releases: a new dependency, a new virtualenv, restart under load", check_new_dependency)]
-          if stack.supervisor == "systemd" else []),
-    ]  # fmt: skip
 
 
 def releases(stack) -> list[str]:
@@ -142,3 +131,22 @@ def check_new_dependency(stack) -> None:
     assert after != before, "the same virtualenv although the dependencies changed"
     assert "systemctl restart my-web-app" in result.stdout, output[-3000:]
     stack.check_healthz()
+
+
+release_stacks = named(*RELEASE_STACKS)
+CHECKS = [
+    Check("after_redeploy", "releases: v1 kept beside the live v2", check_previous_release_kept, release_stacks),
+    Check(
+        "after_redeploy",
+        "releases: v3 failing /healthz rolled back to v2 under load",
+        check_failed_health_rolls_back,
+        release_stacks,
+    ),
+    Check("after_redeploy", "releases: install.sh --rollback to v1 under load", check_rollback_command, release_stacks),
+    Check(
+        "after_redeploy",
+        "releases: a new dependency, a new virtualenv, restart under load",
+        check_new_dependency,
+        lambda spec: spec.name in RELEASE_STACKS and spec.supervisor == "systemd",
+    ),
+]
