@@ -29,6 +29,9 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from tests.e2e.checks import Check
+from tests.e2e.stack import PREFIX, REPORT_DIR
+
 # One Dash and one Django stack, installed as root (the --user stacks change more often): well under a minute added.
 BROWSER_STACKS = {"dash-gunicorn-nginx-systemd-sqlite", "django-uwsgi-apache-systemd-sqlite"}
 # Debian's /usr/bin/chromium is a launcher script that sources /etc/chromium.d (desktop settings); run the browser.
@@ -43,23 +46,6 @@ def find_chromium() -> str | None:
         if path := shutil.which(name):
             return path
     return None
-
-
-def checks(stack) -> list[tuple[str, object]]:
-    """The browser checks for `stack`, if it is one of BROWSER_STACKS. Without Chromium they are left out and the
-    reason is recorded (report.metrics["skipped"]): the stack's test skips after its other checks ran, or fails
-    under CI=true (tests/e2e/test_stacks.py)."""
-    if stack.report.name not in BROWSER_STACKS:
-        return []
-    if find_chromium() is None:
-        reason = "browser checks: chromium not installed (Debian package chromium): run install-system-packages.sh"
-        stack.report.metrics.setdefault("skipped", []).append(reason)
-        return []
-    if stack.framework == "dash":
-        return [("browser: dash page drawn by its callback", lambda: check_dash_page(stack))]
-    if stack.framework == "django":
-        return [("browser: django admin login styled", lambda: check_admin_login(stack))]
-    return []
 
 
 class Browser:
@@ -256,8 +242,6 @@ def page_url(stack, path: str) -> str:
 
 
 def screenshot_path(stack, page: str) -> Path:
-    from tests.e2e.stack import REPORT_DIR
-
     return REPORT_DIR / f"{stack.report.name}-{page}.png"
 
 
@@ -289,8 +273,6 @@ SLIDER = "document.querySelector('#frequency [role=slider]')"
 
 
 def check_dash_page(stack) -> None:
-    from tests.e2e.stack import PREFIX
-
     url = page_url(stack, f"{PREFIX}/")
     with Browser(stack.testbed.leader_pid) as browser:
         browser.open(url)
@@ -342,8 +324,6 @@ CSS_OK = (200, "text/css")
 
 
 def check_admin_login(stack) -> None:
-    from tests.e2e.stack import PREFIX
-
     url = page_url(stack, f"{PREFIX}/admin/login/")
     with Browser(stack.testbed.leader_pid) as browser:
         browser.open(url)
@@ -361,3 +341,34 @@ def check_admin_login(stack) -> None:
         assert_same_origin_answers(browser, urlsplit(url).netloc, PREFIX)
         assert not browser.problems(), browser.summary()
         stack.report.metrics["browser_admin"] = {"header_background": style["header"], "stylesheets": len(css)}
+
+
+def chromium_missing() -> str:
+    """Why the browser checks cannot run here, or "". Without Chromium the stack records the reason
+    (report.metrics["skipped"]) instead: its test skips after its other checks ran, or fails under CI=true
+    (tests/e2e/test_stacks.py)."""
+    if find_chromium() is None:
+        return "browser checks: chromium not installed (Debian package chromium): run install-system-packages.sh"
+    return ""
+
+
+def browser_stack(framework: str):
+    return lambda spec: spec.name in BROWSER_STACKS and spec.framework == framework
+
+
+CHECKS = [
+    Check(
+        "after_install",
+        "browser: dash page drawn by its callback",
+        check_dash_page,
+        browser_stack("dash"),
+        unavailable=chromium_missing,
+    ),
+    Check(
+        "after_install",
+        "browser: django admin login styled",
+        check_admin_login,
+        browser_stack("django"),
+        unavailable=chromium_missing,
+    ),
+]

@@ -20,6 +20,7 @@ root (`crontab -u`) and --user.
 import shlex
 import time
 
+from tests.e2e.checks import Check, named
 from tests.e2e.stack import PACKAGE, PREFIX, SLUG, USER_HOME
 
 # name: how its schedule runs once in the test ("timer", "cron") or is only checked as installed (None).
@@ -33,18 +34,6 @@ BACKUP_STACKS = {
 BACKUP_DIR = f"/var/lib/{SLUG}/backups"
 SQLITE_FILE = f"/var/lib/{SLUG}/{SLUG}.sqlite3"
 TIMER = f"{SLUG}-backup.timer"
-
-
-def checks(stack) -> list:
-    if stack.report.name not in BACKUP_STACKS:
-        return []
-    scheduled = BACKUP_STACKS[stack.report.name]
-    return [
-        ("backups: one taken before the new release migrated", check_backup_before_migrating),
-        ("backups: the schedule is installed and valid", check_schedule_installed),
-        *([("backups: a scheduled run makes a private backup", check_scheduled_run)] if scheduled else []),
-        ("backups: restore after the data is destroyed, under load", check_restore_after_destruction),
-    ]
 
 
 def backups(stack) -> list[str]:
@@ -192,3 +181,27 @@ def check_restore_after_destruction(stack) -> None:
     assert kept in notes.text, "the note written before the backup is not back"
     assert lost not in notes.text, "the note written after the backup is there: not the backup's contents"
     stack.check_healthz()
+
+
+backup_stacks = named(*BACKUP_STACKS)
+CHECKS = [
+    Check(
+        "after_redeploy",
+        "backups: one taken before the new release migrated",
+        check_backup_before_migrating,
+        backup_stacks,
+    ),
+    Check("after_redeploy", "backups: the schedule is installed and valid", check_schedule_installed, backup_stacks),
+    Check(
+        "after_redeploy",
+        "backups: a scheduled run makes a private backup",
+        check_scheduled_run,
+        lambda spec: bool(BACKUP_STACKS.get(spec.name)),
+    ),
+    Check(
+        "after_redeploy",
+        "backups: restore after the data is destroyed, under load",
+        check_restore_after_destruction,
+        backup_stacks,
+    ),
+]

@@ -1,7 +1,8 @@
 """task_queue=celery end to end, on the stacks of test_stacks.py generated with it (CELERY_STACKS there): a Django
 stack under systemd as root and two Flask stacks installed with install.sh --user, one under the account's own
 supervisord and one under the account's own systemd, all with the Redis install.sh starts; a Dash stack (systemd,
-root, uWSGI) has the first three checks (JOB_ONLY_STACKS) and then tests/e2e/scenario_workerhost.py's.
+root, uWSGI) has the first three checks (JOB_ONLY_STACKS) and then tests/e2e/scenario_workerhost.py's. (Their test
+ids have -celery: `pytest -m e2e -k celery` runs them.)
 
 - a job started over HTTP, through the proxy under the prefix, completes: the status endpoint says SUCCESS, the PNG
   it names is on disk in DATA_DIR/media/, and its link under the prefix serves it through the proxy, also while the
@@ -27,6 +28,7 @@ import json
 import re
 import time
 
+from tests.e2e.checks import Check
 from tests.e2e.stack import PACKAGE, PREFIX, SLUG, USER, USER_CONF_DIR
 
 DATA_DIR = f"/var/lib/{SLUG}"
@@ -39,12 +41,6 @@ SMALL, LARGE = 160, 640  # image widths: a quick job, and one that keeps the wor
 # Stacks with the first two checks only (the Dash one, whose time goes to tests/e2e/scenario_workerhost.py): the
 # warm stop, kill -9 and beat are the supervisor's and Celery's, the same for every framework.
 JOB_ONLY_STACKS = {"dash-uwsgi-nginx-systemd-sqlite"}
-
-
-def before_redeploy_checks(stack) -> list:
-    if stack.answers.get("task_queue") != "celery":
-        return []
-    return [("celery: the app's own Redis before the redeploys (its run id)", record_broker_run_id)]
 
 
 # Removes from the list KEYS[1] the first message that contains ARGV[1], and returns it.
@@ -76,25 +72,6 @@ def broker_run_id(stack) -> str:
 
 def record_broker_run_id(stack) -> None:
     stack.report.metrics["broker_run_id_before_redeploys"] = broker_run_id(stack)
-
-
-def checks(stack) -> list:
-    if stack.answers.get("task_queue") != "celery":
-        return []
-    job = [
-        ("celery: short settings in .env, workers restarted", configure),
-        ("celery: the broker is the app's own Redis, closed to other accounts", check_private_broker),
-        ("celery: a job over HTTP completes, its file served from media/ by the proxy", check_job_completes),
-    ]
-    if stack.report.name in JOB_ONLY_STACKS:
-        return job
-    return [
-        *job,
-        ("celery: stopping the worker lets running tasks finish", check_warm_stop),
-        ("celery: kill -9 of the worker, restarted, the job completes", check_kill_worker),
-        ("celery: a message Redis lost on the way to a worker, the job is sent again", check_lost_message),
-        ("celery: beat runs its task once per period, across a restart", check_beat_once_per_period),
-    ]
 
 
 def control(stack, *arguments: str) -> list[str]:
@@ -291,3 +268,51 @@ def check_beat_once_per_period(stack) -> None:
     assert gaps and min(gaps) >= PRUNE_INTERVAL - 1, f"runs closer than the period: {gaps}"
     most = elapsed / PRUNE_INTERVAL + 2
     assert most / 2 <= len(runs) <= most, f"{len(runs)} runs in {elapsed:.1f} s, period {PRUNE_INTERVAL} s"
+
+
+def celery(spec) -> bool:
+    return spec.celery
+
+
+def all_of_celery(spec) -> bool:
+    """Not only the job: the worker's stop, kill -9, a lost message and beat too."""
+    return spec.celery and spec.name not in JOB_ONLY_STACKS
+
+
+CHECKS = [
+    Check(
+        "before_redeploy", "celery: the app's own Redis before the redeploys (its run id)", record_broker_run_id, celery
+    ),
+    Check("after_redeploy", "celery: short settings in .env, workers restarted", configure, celery),
+    Check(
+        "after_redeploy",
+        "celery: the broker is the app's own Redis, closed to other accounts",
+        check_private_broker,
+        celery,
+    ),
+    Check(
+        "after_redeploy",
+        "celery: a job over HTTP completes, its file served from media/ by the proxy",
+        check_job_completes,
+        celery,
+    ),
+    Check("after_redeploy", "celery: stopping the worker lets running tasks finish", check_warm_stop, all_of_celery),
+    Check(
+        "after_redeploy",
+        "celery: kill -9 of the worker, restarted, the job completes",
+        check_kill_worker,
+        all_of_celery,
+    ),
+    Check(
+        "after_redeploy",
+        "celery: a message Redis lost on the way to a worker, the job is sent again",
+        check_lost_message,
+        all_of_celery,
+    ),
+    Check(
+        "after_redeploy",
+        "celery: beat runs its task once per period, across a restart",
+        check_beat_once_per_period,
+        all_of_celery,
+    ),
+]

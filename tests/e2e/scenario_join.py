@@ -1,6 +1,7 @@
 """Joining a proxy someone else owns: the app added to a site the server's administrator already runs for the host.
 
-Three stacks of tests/e2e/test_stacks.py install this way instead of with a site of their own (JOIN_STACKS):
+Three stacks of tests/e2e/test_stacks.py install this way instead of with a site of their own (JOIN_STACKS in
+tests/e2e/checks.py; their test ids end in -join):
 
 - nginx, as root: a server block for the host (HTTP and HTTPS, self-signed certificate) serving the lab's pages. First
   the own-site install is tried and must be refused, because nginx would ignore a second server block of the same
@@ -9,7 +10,7 @@ Three stacks of tests/e2e/test_stacks.py install this way instead of with a site
 - nginx, `install.sh --user --join`: the administrator's steps show the app's lines and install a root-owned copy.
 
 After the install the test plays the administrator and does what install.sh printed: the one include line into the
-site's block(s), then the printed commands. The stack's usual checks then run through that site, and `checks()` adds:
+site's block(s), then the printed commands. The stack's usual checks then run through that site, and CHECKS adds:
 the other pages still answer (HTTP and HTTPS), the app answers under its prefix over HTTPS with its links, the proxy's
 redirect keeps the request's scheme, and (Django) the app itself sees the scheme: its CSRF origin check accepts an
 https:// origin only on an HTTPS request.
@@ -18,11 +19,9 @@ https:// origin only on an HTTPS request.
 import re
 import time
 
-JOIN_STACKS = {
-    "django-gunicorn-nginx-systemd-sqlite": "nginx",  # as root
-    "django-uwsgi-apache-systemd-sqlite": "apache",  # as root
-    "flask-uwsgi-nginx-supervisord-sqlite": "nginx",  # install.sh --user --join
-}
+from tests.e2e.checks import Check, Step
+from tests.e2e.stack import local_links
+
 INCLUDE_LINE = re.compile(r"^install\.sh: add to the \S+ site of \S+, inside its block, once: (.+)$", re.M)
 HOME = "/var/www/lab-home"
 HOME_MARK = "the lab's home page"
@@ -63,10 +62,6 @@ APACHE_HOME_SITE = f"""\
 """
 
 
-def joins(stack) -> bool:
-    return stack.report.name in JOIN_STACKS
-
-
 def home_site(proxy: str) -> str:
     return f"/etc/{'nginx' if proxy == 'nginx' else 'apache2'}/sites-available/lab-home.conf"
 
@@ -83,7 +78,7 @@ def curl(stack, scheme: str, path: str, *args: str):
 def prepare(stack) -> None:
     """The host's own site, running before the app arrives; for nginx, the own-site install refused beside it."""
     started = time.monotonic()
-    proxy = JOIN_STACKS[stack.report.name]
+    proxy = stack.proxy
     run = stack.run
     run(["mkdir", "-p", f"{HOME}/people"])
     for page, mark in (("index.html", HOME_MARK), ("people/index.html", PEOPLE_MARK)):
@@ -125,9 +120,10 @@ def refuse_own_site(stack) -> None:
 
 
 # ---------------------------------------------------------------- after the install: what it printed, done
-def finish(stack, install_output: str) -> None:
+def finish(stack) -> None:
     """The administrator adds the printed line to the host's site block(s), then runs the printed commands. (With
     --user, install_as_documented has already run them once, before the line was there: harmless, nothing served.)"""
+    install_output = stack.install_output
     lines = INCLUDE_LINE.findall(install_output)
     assert len(lines) == 1, f"install.sh --join printed {len(lines)} include lines:\n{install_output[-3000:]}"
     if stack.user_mode:
@@ -136,7 +132,7 @@ def finish(stack, install_output: str) -> None:
         copy = stack.run(["cat", f"{stack.code_dir}/deploy/nginx-shared-site.conf"]).stdout
         assert shown.strip() and shown.strip() == copy.strip(), "the snippet's content is not shown as installed"
     stack.report.metrics["join_include_line"] = lines[0]
-    site = home_site(JOIN_STACKS[stack.report.name])
+    site = home_site(stack.proxy)
     stack.run(["sed", "-i", f"s|{MARKER}|{lines[0]}|", site])
     stack.run_admin_commands(install_output)
 
@@ -150,7 +146,7 @@ def assert_home_pages(stack) -> None:
 
 
 def check_snippet_is_roots(stack) -> None:
-    proxy = JOIN_STACKS[stack.report.name]
+    proxy = stack.proxy
     snippet = f"/etc/{'nginx' if proxy == 'nginx' else 'apache2'}/snippets/my-web-app.conf"
     owner = stack.run(["stat", "-c", "%U:%G %a", snippet]).stdout.strip()
     assert owner == "root:root 644", f"{snippet}: {owner}"
@@ -171,8 +167,6 @@ def check_app_over_https(stack) -> None:
     (to an https:// address: the scheme of the request, not a fixed one; over HTTP, http://)."""
     page = curl(stack, "https", "/eegqc/")
     assert page.status == 200, f"https /eegqc/ -> {page.status}: {page.text[:300]}"
-    from tests.e2e.stack import local_links
-
     links = local_links(page.text)
     assert links and all(link.startswith("/eegqc/") for link in links), links
     for link in links:
@@ -211,11 +205,32 @@ def check_app_sees_the_scheme(stack) -> None:
         assert posted.status in expected, f"POST over {scheme} from https:// -> {posted.status}, want {expected}"
 
 
-def checks(stack) -> list:
-    return [
-        ("join: the host's other pages still answer, HTTP and HTTPS", assert_home_pages),
-        ("join: the app's lines are root's and only the host's site includes them", check_snippet_is_roots),
-        ("join: the app over HTTPS, links and redirect in the request's scheme", check_app_over_https),
-    ] + (
-        [("join: the app sees the request's scheme", check_app_sees_the_scheme)] if stack.framework == "django" else []
-    )
+def joins(spec) -> bool:
+    return spec.join
+
+
+STEPS = [
+    Step("checkout", "join: the host's own site, running before the app arrives", prepare, joins),
+    Step("installed", "join: the administrator adds the printed line and runs the printed commands", finish, joins),
+]
+CHECKS = [
+    Check("after_install", "join: the host's other pages still answer, HTTP and HTTPS", assert_home_pages, joins),
+    Check(
+        "after_install",
+        "join: the app's lines are root's and only the host's site includes them",
+        check_snippet_is_roots,
+        joins,
+    ),
+    Check(
+        "after_install",
+        "join: the app over HTTPS, links and redirect in the request's scheme",
+        check_app_over_https,
+        joins,
+    ),
+    Check(
+        "after_install",
+        "join: the app sees the request's scheme",
+        check_app_sees_the_scheme,
+        lambda spec: spec.join and spec.framework == "django",
+    ),
+]

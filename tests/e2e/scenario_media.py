@@ -5,7 +5,7 @@ tests/e2e/test_stacks.py (MEDIA_STACKS), whose answers set a request_timeout oth
   tried: less than a start takes on a busy test machine, so the stack's start check saw nginx's 504);
 - Apache (Django, uWSGI, as root, `--join`ing the lab's site): request_timeout=45, CORS for /media/ and /static/.
 
-After the install, through the proxy (`checks()`): the app's example view writes a file into DATA_DIR/media/, which
+After the install, through the proxy (CHECKS): the app's example view writes a file into DATA_DIR/media/, which
 the proxy serves under <prefix>/media/ (the bytes on disk, mode 0640 in the service group) and never lists; the
 protected file's internal path answers 404 when asked directly, and comes back through the app's signed link (nginx:
 sent by nginx itself, X-Accel-Redirect); CORS: a preflight and a simple request to a configured path get the
@@ -13,13 +13,16 @@ configured origin, another origin or path gets no CORS header; the timeout: the 
 (`nginx -T` or the installed Apache lines, and the server's own file), and on the nginx stack a request slower than
 8 s is cut (504, or the maintenance page) and the server killed it (uWSGI's harakiri). The slow page is the test's
 own, added to the project's code before the install as a user's slow page would be: the template has none.
-While the app is stopped (`stopped_checks()`, run by the stack between its stop and start checks): the file is still
+While the app is stopped (the "stopped" phase, between the stack's stop and start checks): the file is still
 served, so it came from the proxy, not the app.
 """
 
 import json
 import re
 import time
+
+from tests.e2e.checks import Check, Step, named
+from tests.e2e.stack import PACKAGE, SLUG
 
 NGINX_STACK = "flask-uwsgi-nginx-systemd-sqlite"
 APACHE_STACK = "django-uwsgi-apache-systemd-sqlite"
@@ -28,8 +31,6 @@ MEDIA_STACKS = {
     NGINX_STACK: {"request_timeout": "8", "cors_origins": f"{ORIGIN} http://localhost:8080", "cors_paths": "/media/"},
     APACHE_STACK: {"request_timeout": "45", "cors_origins": ORIGIN, "cors_paths": "/media/ /static/"},
 }
-SLUG = "my-web-app"  # tests/e2e/stack.py's (which imports this module)
-PACKAGE = "my_web_app"
 EXAMPLE = "example.txt"
 SLOW_PATH = "/e2e-slow"
 # A page slower than the nginx stack's request timeout, added to the Flask app before the install.
@@ -50,33 +51,10 @@ def with_answers(answers: dict, name: str) -> dict:
     return {**answers, **MEDIA_STACKS.get(name, {})}
 
 
-def applies(stack) -> bool:
-    return stack.report.name in MEDIA_STACKS
-
-
-def prepare(stack) -> None:
+def add_slow_page(stack) -> None:
     """Before install.sh: the nginx stack's app gets a slow page (the project directory is the checkout's source)."""
-    if stack.report.name == NGINX_STACK:
-        routes = stack.project / PACKAGE / "routes.py"
-        routes.write_text(routes.read_text() + SLOW_ROUTE)
-
-
-def checks(stack) -> list[tuple[str, object]]:
-    if not applies(stack):
-        return []
-    found = [
-        ("media: written by the app, served from disk, never listed", check_media),
-        ("media: protected file only through the app", check_protected),
-        ("CORS: configured paths and origins only, preflight answered by the proxy", check_cors),
-        ("request timeout: the proxy and the server agree", check_timeouts_agree),
-    ]
-    if stack.report.name == NGINX_STACK:
-        found.append(("request timeout: a slower request is cut", check_slow_request_cut))
-    return found
-
-
-def stopped_checks(stack) -> list[tuple[str, object]]:
-    return [("media: served while the app is stopped", check_media_while_stopped)] if applies(stack) else []
+    routes = stack.project / PACKAGE / "routes.py"
+    routes.write_text(routes.read_text() + SLOW_ROUTE)
 
 
 # ---------------------------------------------------------------- helpers
@@ -219,3 +197,20 @@ def check_slow_request_cut(stack) -> None:
         time.sleep(0.5)
     assert "HARAKIRI" in log, f"uWSGI did not kill the slow request:\n{log[-2000:]}"
     stack.wait_for_200()
+
+
+media_stacks = named(*MEDIA_STACKS)
+STEPS = [Step("prepare", "media: a page slower than the request timeout", add_slow_page, named(NGINX_STACK))]
+CHECKS = [
+    Check("after_install", "media: written by the app, served from disk, never listed", check_media, media_stacks),
+    Check("after_install", "media: protected file only through the app", check_protected, media_stacks),
+    Check(
+        "after_install",
+        "CORS: configured paths and origins only, preflight answered by the proxy",
+        check_cors,
+        media_stacks,
+    ),
+    Check("after_install", "request timeout: the proxy and the server agree", check_timeouts_agree, media_stacks),
+    Check("after_install", "request timeout: a slower request is cut", check_slow_request_cut, named(NGINX_STACK)),
+    Check("stopped", "media: served while the app is stopped", check_media_while_stopped, media_stacks),
+]

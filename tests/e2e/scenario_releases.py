@@ -21,6 +21,7 @@ RELEASE_STACKS names the stacks: systemd as root with gunicorn, supervisord with
 import re
 import time
 
+from tests.e2e.checks import Check, named
 from tests.e2e.stack import INSTALL_TIMEOUT, PREFIX
 
 RELEASE_STACKS = {"flask-gunicorn-nginx-systemd-sqlite", "dash-uwsgi-nginx-supervisord-sqlite"}
@@ -38,19 +39,6 @@ def upgrade():
 def downgrade():
     pass
 """
-
-
-def checks(stack) -> list:
-    if stack.report.name not in RELEASE_STACKS:
-        return []
-    return [
-        ("releases: v1 kept beside the live v2", check_previous_release_kept),
-        ("releases: v3 failing /healthz rolled back to v2 under load", check_failed_health_rolls_back),
-        ("releases: a step failing mid-deploy keeps v2 live under load", check_failed_step_keeps_live_release),
-        ("releases: install.sh --rollback to v1 under load", check_rollback_command),
-        *([("releases: a new dependency, a new virtualenv, restart under load", check_new_dependency)]
-          if stack.supervisor == "systemd" else []),
-    ]  # fmt: skip
 
 
 def releases(stack) -> list[str]:
@@ -182,8 +170,8 @@ def check_failed_step_keeps_live_release(stack) -> None:
     stack.report.metrics["failed_step_output"] = output[-800:]
     assert result.returncode != 0, f"install.sh succeeded with a failing migration:\n{output[-3000:]}"
     step = r"prepare: framework_flask\.prepare: \+ manage\.py db upgrade failed"
-    named = re.search(rf"install\.sh: error: {step}", result.stderr)
-    assert named, f"the error does not name the step:\n{output[-3000:]}"
+    said = re.search(rf"install\.sh: error: {step}", result.stderr)
+    assert said, f"the error does not name the step:\n{output[-3000:]}"
     assert live(stack) == stack.v2, f"live: {live(stack)}, expected {stack.v2}"
     health = stack.get(f"{PREFIX}/healthz")
     assert health.status == 200, f"/healthz after the failed deploy: {health.status}"
@@ -194,3 +182,28 @@ def check_failed_step_keeps_live_release(stack) -> None:
     assert mode.endswith("0"), f"{copy}: mode {mode}, readable by other accounts"
     denied = stack.run(["runuser", "-u", "nobody", "--", "cat", copy], check=False)
     assert denied.returncode != 0, f"another account reads {copy}"
+
+
+release_stacks = named(*RELEASE_STACKS)
+CHECKS = [
+    Check("after_redeploy", "releases: v1 kept beside the live v2", check_previous_release_kept, release_stacks),
+    Check(
+        "after_redeploy",
+        "releases: v3 failing /healthz rolled back to v2 under load",
+        check_failed_health_rolls_back,
+        release_stacks,
+    ),
+    Check(
+        "after_redeploy",
+        "releases: a step failing mid-deploy keeps v2 live under load",
+        check_failed_step_keeps_live_release,
+        release_stacks,
+    ),
+    Check("after_redeploy", "releases: install.sh --rollback to v1 under load", check_rollback_command, release_stacks),
+    Check(
+        "after_redeploy",
+        "releases: a new dependency, a new virtualenv, restart under load",
+        check_new_dependency,
+        lambda spec: spec.name in RELEASE_STACKS and spec.supervisor == "systemd",
+    ),
+]

@@ -13,10 +13,9 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from tests.e2e.stack import Stack
+from tests.e2e.checks import Check, Step, named
+from tests.e2e.stack import PREFIX, Stack
 
 MD5_STACKS = {"flask-gunicorn-nginx-supervisord-postgresql", "dash-uwsgi-none-supervisord-postgresql"}
 UFW_STACKS = {"flask-gunicorn-nginx-supervisord-postgresql", "django-uwsgi-apache-supervisord-postgresql"}
@@ -28,34 +27,24 @@ CLIENT_NAMESPACE = "client"
 UNOPENED_PORT = 8081
 
 
-def prepare(stack: Stack) -> None:
-    """Before install.sh: the server as the user has it."""
-    if stack.report.name in MD5_STACKS:
-        setting = "password_encryption = md5"
-        stack.run(["bash", "-c", f"for d in /etc/postgresql/*/main/conf.d; do echo '{setting}' >$d/md5.conf; done"])
-    if stack.report.name in UFW_STACKS:
-        stack.run(["ufw", "--force", "enable"])
-        commands = [
-            f"ip netns add {CLIENT_NAMESPACE}",
-            f"ip link add veth-server type veth peer name veth-client netns {CLIENT_NAMESPACE}",
-            f"ip addr add {SERVER_ADDRESS}/24 dev veth-server",
-            "ip link set veth-server up",
-            f"ip -n {CLIENT_NAMESPACE} addr add {CLIENT_ADDRESS}/24 dev veth-client",
-            f"ip -n {CLIENT_NAMESPACE} link set veth-client up",
-        ]
-        stack.run(["bash", "-c", " && ".join(commands)])
+def prepare_md5(stack: Stack) -> None:
+    """Before install.sh: PostgreSQL stores md5 passwords, as the user's server does."""
+    setting = "password_encryption = md5"
+    stack.run(["bash", "-c", f"for d in /etc/postgresql/*/main/conf.d; do echo '{setting}' >$d/md5.conf; done"])
 
 
-def checks(stack: Stack) -> list[tuple[str, object]]:
-    """The checks that apply to this stack, after install."""
-    found = []
-    if stack.answers["database"] == "postgresql":
-        found.append(("PostgreSQL: password stored as pg_hba.conf's rule expects", check_password_storage))
-    if stack.report.name in MD5_STACKS and not stack.user_mode:
-        found.append(("PostgreSQL: switched to scram-sha-256, the database step follows", check_switch_to_scram))
-    if stack.report.name in UFW_STACKS:
-        found.append(("ufw: the site answers from another host through the opened port", check_through_ufw))
-    return [(name, lambda function=function: function(stack)) for name, function in found]
+def prepare_ufw(stack: Stack) -> None:
+    """Before install.sh: ufw enabled, and a client namespace joined to the container by a veth pair."""
+    stack.run(["ufw", "--force", "enable"])
+    commands = [
+        f"ip netns add {CLIENT_NAMESPACE}",
+        f"ip link add veth-server type veth peer name veth-client netns {CLIENT_NAMESPACE}",
+        f"ip addr add {SERVER_ADDRESS}/24 dev veth-server",
+        "ip link set veth-server up",
+        f"ip -n {CLIENT_NAMESPACE} addr add {CLIENT_ADDRESS}/24 dev veth-client",
+        f"ip -n {CLIENT_NAMESPACE} link set veth-client up",
+    ]
+    stack.run(["bash", "-c", " && ".join(commands)])
 
 
 def postgres(stack: Stack, sql: str) -> str:
@@ -125,8 +114,6 @@ def check_through_ufw(stack: Stack) -> None:
                                          "source ./firewall.sh && open_firewall"]).stdout  # fmt: skip
         assert again == "install.sh: ufw: 80/tcp is open\n", again
         assert stack.run(["ufw", "status"]).stdout == status, "running the step again changed the ufw rules"
-    from tests.e2e.stack import PREFIX  # here: stack.py imports this module
-
     assert client_curl(stack, 80, f"{PREFIX}/", 10) == "200", "the site does not answer through the firewall"
     # A listener on a port nobody opened, on the same path: ufw drops it (curl gives up, code 000).
     listener = "unopened-port-listener"
@@ -143,3 +130,29 @@ def check_through_ufw(stack: Stack) -> None:
         assert client_curl(stack, UNOPENED_PORT, "/", 1) == "000", "ufw let a port nobody opened through"
     finally:
         stack.run(["systemctl", "stop", listener], check=False)
+
+
+STEPS = [
+    Step("prepare", "PostgreSQL stores md5 passwords", prepare_md5, named(*MD5_STACKS)),
+    Step("prepare", "ufw enabled, a client namespace", prepare_ufw, named(*UFW_STACKS)),
+]
+CHECKS = [
+    Check(
+        "after_install",
+        "PostgreSQL: password stored as pg_hba.conf's rule expects",
+        check_password_storage,
+        lambda spec: spec.database == "postgresql",
+    ),
+    Check(
+        "after_install",
+        "PostgreSQL: switched to scram-sha-256, the database step follows",
+        check_switch_to_scram,
+        lambda spec: spec.name in MD5_STACKS and not spec.user_mode,
+    ),
+    Check(
+        "after_install",
+        "ufw: the site answers from another host through the opened port",
+        check_through_ufw,
+        named(*UFW_STACKS),
+    ),
+]

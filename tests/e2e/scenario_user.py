@@ -1,5 +1,6 @@
 """`install.sh --user` on a server the account does not own: no privilege leak, the app back after a reboot without
-anyone logging in, and a Python that is not the system's. Rides on the --user stacks of tests/e2e/stack.py:
+anyone logging in, and a Python that is not the system's. Rides on the --user stacks (tests/e2e/checks.py; their test
+ids end in -user):
 
 - BOOT_STACKS (one behind Apache, one behind nginx): every file root's proxy loads (and every directory above it)
   belongs to root and the account cannot write it; the account editing its own copy of the site changes nothing the
@@ -14,6 +15,7 @@ import re
 import shlex
 import time
 
+from tests.e2e.checks import Check, Spec, Step
 from tests.e2e.scenario_celery import worker_pid
 from tests.e2e.scenario_websockets import daphne_pid
 from tests.e2e.stack import SLUG, USER, USER_CONF_DIR, USER_HOME, Stack
@@ -46,8 +48,6 @@ def opt_python(stack: Stack, headers: bool) -> None:
 def before_user_install(stack: Stack) -> None:
     """For OPT_PYTHON_STACKS: a Python under /opt without its headers first (uWSGI cannot be built: install.sh must
     say so, naming what is missing, before it installs anything), then with them: the install proper uses it."""
-    if stack.report.name not in OPT_PYTHON_STACKS:
-        return
     opt_python(stack, headers=False)
     started = time.monotonic()
     refused = stack.run(stack.as_user(f"{stack.checkout}/deploy/install.sh", "--user", "--python", OPT_PYTHON),
@@ -230,24 +230,48 @@ def check_user_units_verify(stack: Stack) -> None:
     assert result.returncode == 0 and not result.stderr.strip(), result.stdout + result.stderr
 
 
-def user_install_checks(stack: Stack) -> list[tuple[str, object]]:
-    """The checks of this module that apply to the stack, in order, for Stack.check."""
-    checks: list[tuple[str, object]] = []
-    name = stack.report.name
-    if stack.supervisor == "systemd":
-        checks += [
-            ("user units pass systemd-analyze --user verify", lambda: check_user_units_verify(stack)),
-            ("user unit hardening in force", lambda: check_user_hardening(stack)),
-        ]
-    if name in OPT_PYTHON_STACKS:
-        checks.append(("virtualenv from the Python under /opt", lambda: check_venv_python(stack)))
-    if stack.supervisor == "supervisord" and name in BOOT_STACKS:
-        checks.append(("one @reboot line in the crontab", lambda: check_crontab_line(stack)))
-    if name in BOOT_STACKS:
-        checks.append(("boot path: the app answers without a login", lambda: check_boot_path(stack)))
-    if name in BOOT_STACKS and stack.proxy != "none":
-        checks += [
-            ("root loads only root's files", lambda: check_root_loads_only_root_files(stack)),
-            ("the account's edits change nothing root runs", lambda: check_own_edits_change_nothing_root_runs(stack)),
-        ]
-    return checks
+def on(condition):
+    """The condition on the stacks installed with --user."""
+    return lambda spec: spec.user_mode and condition(spec)
+
+
+def user_systemd(spec: Spec) -> bool:
+    return spec.supervisor == "systemd"
+
+
+def opt_python_stack(spec: Spec) -> bool:
+    return spec.name in OPT_PYTHON_STACKS
+
+
+def boot_stack(spec: Spec) -> bool:
+    return spec.name in BOOT_STACKS
+
+
+STEPS = [
+    Step("checkout", "a Python under /opt, refused without its headers", before_user_install, on(opt_python_stack))
+]
+# Last but the final stop: the boot path reboots the container.
+CHECKS = [
+    Check("final", "user units pass systemd-analyze --user verify", check_user_units_verify, on(user_systemd)),
+    Check("final", "user unit hardening in force", check_user_hardening, on(user_systemd)),
+    Check("final", "virtualenv from the Python under /opt", check_venv_python, on(opt_python_stack)),
+    Check(
+        "final",
+        "one @reboot line in the crontab",
+        check_crontab_line,
+        on(lambda spec: spec.supervisor == "supervisord" and boot_stack(spec)),
+    ),
+    Check("final", "boot path: the app answers without a login", check_boot_path, on(boot_stack)),
+    Check(
+        "final",
+        "root loads only root's files",
+        check_root_loads_only_root_files,
+        on(lambda spec: boot_stack(spec) and spec.proxy != "none"),
+    ),
+    Check(
+        "final",
+        "the account's edits change nothing root runs",
+        check_own_edits_change_nothing_root_runs,
+        on(lambda spec: boot_stack(spec) and spec.proxy != "none"),
+    ),
+]

@@ -20,28 +20,13 @@ import json
 import time
 from pathlib import Path
 
+from tests.e2e.checks import Check
 from tests.e2e.stack import EXCHANGE_MOUNT, HOST, PREFIX, SLUG, USER_CONF_DIR
 
 CLIENT = "ws_client.py"
 DAPHNE = f"{SLUG}-daphne"
 SOCKET = f"/run/{SLUG}/daphne.sock"
 ORIGIN = f"http://{HOST}"
-
-
-def checks(stack) -> list:
-    if stack.answers.get("websockets") != "channels":
-        return []
-    return [
-        ("websockets: Daphne runs under the supervisor, its socket 0660", check_daphne_running),
-        ("websockets: echo through the proxy under the prefix; foreign origin refused", check_echo_and_origin),
-    ]
-
-
-def after_redeploy_checks(stack) -> list:
-    """Run after the stack's check_reload_under_load, whose install.sh switched to a new release."""
-    if stack.answers.get("websockets") != "channels":
-        return []
-    return [("websockets: Daphne restarted by the redeploy, echo again", check_restarted_by_redeploy)]
 
 
 def control(stack, *arguments: str) -> list[str]:
@@ -120,3 +105,27 @@ def check_restarted_by_redeploy(stack) -> None:
     wait_for_socket(stack)
     assert_echo(stack, timeout=30)
     stack.report.metrics["websockets_echo_after_redeploy_seconds"] = round(time.monotonic() - started, 2)
+
+
+def channels(spec) -> bool:
+    return spec.channels
+
+
+CHECKS = [
+    Check(
+        "after_install", "websockets: Daphne runs under the supervisor, its socket 0660", check_daphne_running, channels
+    ),
+    Check(
+        "after_install",
+        "websockets: echo through the proxy under the prefix; foreign origin refused",
+        check_echo_and_origin,
+        channels,
+    ),
+    # After the stack's reload under load, whose install.sh switched to a new release.
+    Check(
+        "after_redeploy",
+        "websockets: Daphne restarted by the redeploy, echo again",
+        check_restarted_by_redeploy,
+        channels,
+    ),
+]

@@ -21,15 +21,12 @@ from __future__ import annotations
 import secrets
 import subprocess
 import time
-from typing import TYPE_CHECKING
 
 from tests.ci import require_tool
 from tests.e2e import scenario_celery
-from tests.e2e.stack import CHECKOUT, INSTALL_TIMEOUT, SLUG
+from tests.e2e.checks import Check, named
+from tests.e2e.stack import CHECKOUT, INSTALL_TIMEOUT, SLUG, Stack
 from tests.nspawn import Testbed
-
-if TYPE_CHECKING:
-    from tests.e2e.stack import Stack
 
 WORKERHOST_STACKS = {"dash-uwsgi-nginx-systemd-sqlite"}
 # The private link: its name in both containers, the web server's end and the worker server's. Each end lives in its
@@ -40,12 +37,6 @@ WORKER_ADDRESS = "10.78.0.2"
 REDIS_CONF = "/etc/redis/redis.conf"  # Debian's (RHEL 9 too; RHEL 8: /etc/redis.conf)
 DATA_DIR = scenario_celery.DATA_DIR
 ENV_FILE = f"/srv/{SLUG}/.env"
-
-
-def checks(stack: Stack) -> list:
-    if stack.report.name not in WORKERHOST_STACKS:
-        return []
-    return [("celery: a worker on a second server does the web server's jobs; beat on the first", check_worker_host)]
 
 
 def link_containers(web: Testbed, worker: Testbed) -> None:
@@ -199,3 +190,13 @@ def check_worker_host(stack: Stack) -> None:
     phase("stop")
     restore_web_host(stack)
     phase("web server restored")
+
+
+CHECKS = [
+    Check(
+        "after_redeploy",
+        "celery: a worker on a second server does the web server's jobs; beat on the first",
+        check_worker_host,
+        named(*WORKERHOST_STACKS),
+    )
+]

@@ -5,15 +5,17 @@ proxy with supervisorctl or systemctl. Nothing in the generated files is edited:
 
 supervisord stacks install the way a user without root does (`deploy/install.sh --user` as the ordinary account
 USER, in the same directories as root's, with that account's own supervisord); the test then plays the administrator
-and runs, as root, exactly the commands the installer printed for one ("as root: ..."). SYSTEM_SUPERVISORD lists the
-stacks installed as root instead, under the distribution's supervisord; USER_SYSTEMD the systemd stacks installed with
+and runs, as root, exactly the commands the installer printed for one ("as root: ..."). tests/e2e/checks.py says
+which stacks install as root instead, under the distribution's supervisord, and which systemd stacks install with
 --user, as units of the account's own systemd manager (tests/e2e/scenario_user.py adds their checks).
 
 Every HTTP request is made inside the container (its loopback is private): single requests with curl, load, crash
 and start timing with tests/e2e/client.py under the container's /usr/bin/python3.
+
+Stack has the checks every stack shares; the scenario modules import it and add their own. Which checks run, in which
+order, is tests/e2e/sequence.py's list: this module imports no scenario module.
 """
 
-import contextlib
 import hashlib
 import html
 import json
@@ -23,12 +25,13 @@ import shlex
 import subprocess
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from filelock import FileLock
 
-from tests.e2e import browser, scenario_join, scenario_media, scenario_servers
+from tests.e2e.checks import Spec
 from tests.nspawn import BUILD_SCRIPT, EXCHANGE_MOUNT, HttpResponse, Testbed, require_testbed, wheelhouse_path
 from tests.render import TEMPLATE_ROOT, render_cookiecutter, valid_for
 
@@ -40,9 +43,6 @@ CHECKOUT = "/root/checkout"  # where the "git clone" of the project sits on the 
 USER = "alice"  # the ordinary account of a --user install
 USER_HOME = f"/home/{USER}"
 USER_CONF_DIR = f"{USER_HOME}/.config/{SLUG}"  # the account's own supervisord's configuration (install.sh --user)
-SYSTEM_SUPERVISORD = {"flask-gunicorn-nginx-supervisord-postgresql"}
-# systemd stacks installed with --user, as units of the account's own systemd manager (tests/e2e/scenario_user.py).
-USER_SYSTEMD = {"flask-uwsgi-nginx-systemd-sqlite", "django-uwsgi-nginx-systemd-sqlite"}
 ADMIN_COMMAND = re.compile(r"^install\.sh: as root: (.+)$", re.M)
 CLIENT = Path(__file__).with_name("client.py")
 MAINTENANCE_MARK = "is back in a moment"
@@ -70,11 +70,6 @@ LOAD_MAX_REQUESTS = 500_000
 def head_and_tail(text: str, limit: int = 4000) -> str:
     """A failure's text for the report: its start and its end (where an installer says what failed)."""
     return text if len(text) <= limit else f"{text[: limit // 3]}\n[...]\n{text[-(limit - limit // 3) :]}"
-
-
-def stack_name(answers: dict) -> str:
-    keys = ("framework", "server", "proxy", "supervisor", "database")
-    return "-".join(answers[key] for key in keys)
 
 
 def stack_answers(framework: str, server: str, proxy: str, supervisor: str, database: str = "sqlite") -> dict:
@@ -200,12 +195,13 @@ class Stack:
         self.supervisor = answers["supervisor"]
         self.port = 80 if self.proxy != "none" else int(answers.get("port", 8000))
         self.base = f"http://127.0.0.1:{self.port}"
-        self.report = StackReport(stack_name(answers), answers)
-        self.user_mode = (
-            self.supervisor == "supervisord" and self.report.name not in SYSTEM_SUPERVISORD
-        ) or self.report.name in USER_SYSTEMD
+        self.spec = Spec(answers)
+        self.report = StackReport(self.spec.name, answers)
+        self.user_mode = self.spec.user_mode
         self.install_arguments: list[str] = []  # more install.sh arguments (tests/e2e/scenario_user.py)
-        self.join = scenario_join.joins(self)  # the app joins a site the administrator runs (install.sh --join)
+        self.install_output = ""  # what the first install.sh printed (tests/e2e/scenario_join.py reads it)
+        self.join = self.spec.join  # the app joins a site the administrator runs (install.sh --join)
+        self.note: str | None = None  # the note keep_note wrote, read by later checks
         mode = "--user" if self.user_mode else "root"
         self.report.metrics["install_mode"] = f"{mode} --join" if self.join else mode
         self.checkout = f"{USER_HOME}/checkout" if self.user_mode else CHECKOUT
@@ -264,25 +260,25 @@ class Stack:
             return self.as_user(f"{self.checkout}/deploy/install.sh", "--user", *self.install_arguments, *join)
         return [f"{self.checkout}/deploy/install.sh", "--no-packages", *join]
 
-    def install(self) -> None:
+    def install(self, at_checkout: Sequence[Callable] = (), when_installed: Sequence[Callable] = ()) -> None:
         """Copy the project to a checkout on the server and run its installer. A --user install may stop and ask an
-        administrator for the database; the test runs what it printed for them, and the installer again."""
+        administrator for the database; the test runs what it printed for them, and the installer again. The
+        scenarios' setup runs in between: `at_checkout(self)` once the checkout is there, `when_installed(self)` after
+        install.sh succeeded (tests/e2e/sequence.py gives them)."""
         if self.user_mode:
             self.run(["useradd", "--create-home", "--shell", "/bin/bash", USER])
         self.run(["cp", "-a", "/project", self.checkout])
         if self.user_mode:
             self.run(["chown", "-R", f"{USER}:{USER}", self.checkout])
-            from tests.e2e.scenario_user import before_user_install
-
-            before_user_install(self)
-        if self.join:
-            scenario_join.prepare(self)
+        for step in at_checkout:
+            step(self)
         started = time.monotonic()
         result = self.install_as_documented()
         self.report.metrics["install_seconds"] = round(time.monotonic() - started, 2)
         assert result.returncode == 0, f"install.sh failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
-        if self.join:
-            scenario_join.finish(self, result.stdout)
+        self.install_output = result.stdout
+        for step in when_installed:
+            step(self)
         self.report.metrics["first_install_log"] = result.stdout[-1500:]
 
     def install_as_documented(self) -> subprocess.CompletedProcess:
@@ -496,6 +492,11 @@ class Stack:
         assert status in (302, 303), f"POST notes -> {status}"
         assert note in self.get(f"{PREFIX}/notes").text, "the note is not listed after the POST"
         return note
+
+    def keep_note(self) -> str:
+        """write_note, and keep the note for the checks that look for it later (self.note)."""
+        self.note = self.write_note()
+        return self.note
 
     def check_note_persists(self, note: str) -> None:
         assert note in self.get(f"{PREFIX}/notes").text, "the note did not survive the restart"
@@ -805,91 +806,3 @@ class Stack:
         assert exposure, security[-500:]
         self.report.metrics["systemd_exposure"] = float(exposure[1])
         assert float(exposure[1]) <= 2.0, f"exposure {exposure[1]}"
-
-
-def run_stack(answers: dict, workdir: Path) -> StackReport:
-    """Render, boot, install and check one stack; the report is written whatever happens."""
-    project = render_cookiecutter(workdir / "project", **answers)
-    report = StackReport(stack_name(answers), answers)
-    started = time.monotonic()
-    try:
-        with Testbed(project=project, boot_timeout=60, stop_timeout=60) as testbed:
-            stack = Stack(testbed, project, answers)
-            report = stack.report
-            report.metrics["boot_seconds"] = round(testbed.timings.get("running", 0), 2)
-            scenario_servers.prepare(stack)
-            scenario_media.prepare(stack)
-            if stack.check("install", stack.install) is None and report.failed():
-                return report
-            stack.check("serving after install", stack.wait_for_200)
-            for name, check in scenario_servers.checks(stack):
-                stack.check(name, check)
-            if stack.join:
-                for name, function in scenario_join.checks(stack):
-                    stack.check(name, function, stack)
-            stack.check("pages and links under the prefix", stack.check_pages)
-            stack.check("static files from the proxy", stack.check_static)
-            if stack.framework == "dash":
-                stack.check("dash endpoints and callback", stack.check_dash)
-            if stack.framework == "django":
-                stack.check("django admin and its css", stack.check_django_admin)
-            for name, function in browser.checks(stack):  # headless Chromium, in one Dash and one Django stack
-                stack.check(name, function)
-            stack.check("healthz reports the database", stack.check_healthz)
-            stack.check("outside the prefix is not a 5xx", stack.check_outside_prefix)
-            stack.check("security headers once", stack.check_security_headers_once)
-            for name, function in scenario_media.checks(stack):
-                stack.check(name, function, stack)
-            if stack.supervisor == "systemd" and not stack.user_mode:
-                stack.check("hardening in force", stack.check_hardening)
-            from tests.e2e import scenario_websockets
-
-            for name, function in scenario_websockets.checks(stack):
-                stack.check(name, function, stack)
-            from tests.e2e import scenario_celery
-
-            for name, function in scenario_celery.before_redeploy_checks(stack):
-                stack.check(name, function, stack)
-            note = stack.check("write a note", stack.write_note)
-            stack.check("stop: in time, no orphans, maintenance page", stack.check_stop)
-            for name, function in scenario_media.stopped_checks(stack):
-                stack.check(name, function, stack)
-            stack.check("start: time to first 200", stack.check_start)
-            if note:
-                stack.check("the note survives the restart", stack.check_note_persists, note)
-            stack.check("kill -9 master: recovery", stack.check_kill_master)
-            if stack.supervisor == "systemd":
-                stack.check("socket activation: a request starts the stopped service", stack.check_socket_activation)
-            stack.check("reload under load: zero failures, new code", stack.check_reload_under_load)
-            for name, function in scenario_websockets.after_redeploy_checks(stack):
-                stack.check(name, function, stack)
-            from tests.e2e import scenario_releases  # here: it imports this module
-
-            for name, function in scenario_releases.checks(stack):
-                stack.check(name, function, stack)
-            from tests.e2e import scenario_workerhost
-
-            for name, function in scenario_celery.checks(stack) + scenario_workerhost.checks(stack):
-                stack.check(name, function, stack)
-            from tests.e2e import scenario_backups
-
-            for name, function in scenario_backups.checks(stack):
-                stack.check(name, function, stack)
-            # Redeploys and rotations on the systemd stacks and the PostgreSQL (supervisord) ones: both supervisors,
-            # every framework and server, root and --user, within the suite's time.
-            if stack.supervisor == "systemd" or answers["database"] == "postgresql":
-                stack.check("secret key rotation takes effect on reload", stack.check_secret_rotation)
-                stack.check("redeploy removes stale files, keeps data", stack.check_redeploy_removes_stale_files, note)
-            if answers["database"] == "postgresql":
-                stack.check("database password rotation", stack.check_database_password_rotation)
-            if stack.user_mode:
-                from tests.e2e.scenario_user import user_install_checks
-
-                for name, function in user_install_checks(stack):
-                    stack.check(name, function)
-            stack.check("final stop", stack.check_stop)
-    finally:
-        report.metrics["wall_seconds"] = round(time.monotonic() - started, 1)
-        with contextlib.suppress(OSError):
-            report.write()
-    return report

@@ -18,7 +18,9 @@ import time
 import pytest
 from filelock import FileLock
 
-from tests.e2e.stack import REPORT_DIR, Stack, ensure_wheelhouse, stack_answers, stack_name
+from tests.e2e.checks import stack_name
+from tests.e2e.sequence import install
+from tests.e2e.stack import REPORT_DIR, Stack, ensure_wheelhouse, stack_answers
 from tests.nspawn import Testbed
 from tests.render import CHOICES, render_cookiecutter
 
@@ -59,7 +61,7 @@ def test_reload_stress(answers, wheelhouse, tmp_path):
     runs: list[dict] = []
     with Testbed(project=project, boot_timeout=60, stop_timeout=60) as testbed:
         stack = Stack(testbed, project, answers)
-        stack.install()
+        install(stack)
         stack.wait_for_200()
         started = time.monotonic()
         for _ in range(REPEATS):

@@ -3,15 +3,22 @@
 Each test boots one Debian container (systemd as PID 1, loopback only), runs the project's own deploy/install.sh in
 it as on a fresh server (as root; supervisord stacks and one systemd stack as an ordinary account, `install.sh --user`,
 with the commands it prints for an administrator run as root), and checks the stack through its proxy
-(tests/e2e/stack.py). Results per stack go to build/reports/e2e/ and the table build/reports/e2e.md
-(tests/conftest.py).
+(tests/e2e/stack.py), in the order of tests/e2e/sequence.py. Results per stack go to build/reports/e2e/<name>.json
+and the table build/reports/e2e.md (tests/conftest.py).
+
+A test's id is the stack's name (framework-server-proxy-supervisor-database, its report's name) and then what else it
+has (tests/e2e/checks.py, Spec.options): -celery, -channels, -cors, -user (install.sh --user), -join (install.sh
+--join). So `pytest -m e2e -k celery tests/e2e/test_stacks.py` runs the Celery stacks, `-k 'user and not celery'` the
+other --user ones, and `-k flask-uwsgi-nginx-systemd-sqlite` still that one stack.
 """
 
 import pytest
 
 from tests.ci import skip_or_fail
 from tests.e2e import scenario_media
-from tests.e2e.stack import ensure_wheelhouse, run_stack, stack_answers, stack_name
+from tests.e2e.checks import Spec, stack_name
+from tests.e2e.sequence import run_stack
+from tests.e2e.stack import ensure_wheelhouse, stack_answers
 from tests.render import CHOICES
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.systemd]
@@ -73,7 +80,7 @@ def wheelhouse(tmp_path_factory):
     ensure_wheelhouse(tmp_path_factory.mktemp("wheel-projects"))
 
 
-@pytest.mark.parametrize("answers", STACKS, ids=[stack_name(answers) for answers in STACKS])
+@pytest.mark.parametrize("answers", STACKS, ids=[Spec(answers).id for answers in STACKS])
 def test_stack(answers, wheelhouse, tmp_path):
     report = run_stack(answers, tmp_path)
     failed = report.failed()
