@@ -154,7 +154,7 @@ def start_programs(d: Deploy) -> None:
 def let_proxy_in(d: Deploy) -> None:
     proxy.let_proxy_in(d, proxy_site.proxy_user(d))
 {% endif %}
-{% if cookiecutter.tls == 'certbot' %}
+{% if cookiecutter.tls != 'none' %}
 
 
 def certificate(d: Deploy) -> None:
@@ -183,7 +183,7 @@ def phases(d: Deploy) -> list[tuple[str, list[Step]]]:
                 supervisor.ensure_user_manager,
 {% endif %}
 {% if cookiecutter.tls == 'certificate' %}
-                tls.certificate,
+                certificate,  # joining, the certificate is the joined site's
 {% endif %}
             ],
         ),
