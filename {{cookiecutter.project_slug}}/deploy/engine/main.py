@@ -110,13 +110,14 @@ def main(arguments: list[str], connection: str | tuple[str, dict[str, object]] =
     options = dataclasses.replace(parse(arguments), connection=connection)
     local = connection == "@local"
     if local and not options.user and not options.dry and os.geteuid() != 0:
-        say(
-            "error: run as root (sudo deploy/install.sh), with --user to install for your own account, or with --dry "
-            "to see what it would change"
+        print(
+            "install.sh: error: run as root (sudo deploy/install.sh), with --user to install for your own account, "
+            "or with --dry to see what it would change",
+            file=sys.stderr,
         )
         return 1
     if local and options.user and os.geteuid() == 0:
-        say("error: --user installs for an ordinary account: as root, leave it out")
+        print("install.sh: error: --user installs for an ordinary account: as root, leave it out", file=sys.stderr)
         return 1
     quiet_pyinfra()
     d = Deploy(options)
