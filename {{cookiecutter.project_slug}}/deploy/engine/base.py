@@ -68,14 +68,18 @@ def root_may_run(d: Deploy, python: str) -> None:
     where = "import os, sys, sysconfig; print(os.path.realpath(sys.executable)); print(sysconfig.get_path('stdlib'))"
     paths = [python, *(d.query(f"{shlex.quote(python)} -c {shlex.quote(where)}") or "").split()]
     for path in paths:
-        # Owned by another account, or writable by its group (unless root's) or by anyone (unless sticky: /tmp).
+        # Owned by another account, or writable by its group (unless root's) or by anyone (unless sticky: /tmp). POSIX
+        # sh (pyinfra's shell, dash on Debian); each directory on the path as given (a link's too: -s), up to /.
         unsafe = d.query(
-            f"p=$(realpath -m {shlex.quote(path)}); while :; do "
-            "read -r u g m < <(stat -L -c '%u %g %a' \"$p\"); m=$((8#$m)); "
-            'if [ "$u" != 0 ] || { [ "$g" != 0 ] && (( m & 8#020 )); } || (( m & 8#002 && !(m & 8#1000) )); '
+            f"p=$(realpath -ms {shlex.quote(path)}); while :; do "
+            "set -- $(stat -L -c '%u %g %a' \"$p\"); m=$((0$3)); "
+            'if [ "$1" != 0 ] || { [ "$2" != 0 ] && [ $((m & 16)) != 0 ]; } || '
+            "{ [ $((m & 2)) != 0 ] && [ $((m & 512)) = 0 ]; }; "
             'then echo "$p"; break; fi; [ "$p" = / ] && break; p=$(dirname "$p"); done'
         )
-        if unsafe and unsafe.strip():
+        if unsafe is None:  # the check itself failed: nothing is known, nothing is run
+            raise d.fail(f"--python: could not check which accounts can change {path}")
+        if unsafe.strip():
             raise d.fail(
                 f"--python: root would run {python}, but {unsafe.strip()} can be changed by an account other than root"
             )
