@@ -4,7 +4,8 @@ Standard input: a JSON list of scenarios, each {"arguments": [...], "responses":
 (kind "substring" or "regex"; response: the command's standard output, or {"success": false}, ...: what pyinfra's
 fake connector takes; the first matching one answers). Standard output: a JSON list of results, each
 {"returncode", "stdout", "stderr", "commands", "uploads"}: what install.sh would print, every command the deploy
-sent to the host, in order (an upload as `upload DEST`), and what each upload put where (DEST: its text). Nothing on this machine is changed.
+sent to the host, in order (an upload as `upload DEST`), and what each upload put where (DEST: its text). Nothing on
+this machine is changed.
 
 Run in a process of its own per project (tests/plan.py): the engine is imported from the project's deploy/.
 """

@@ -105,7 +105,11 @@ class Host:
             # Nothing else exists, runs, or is set up: no file, no release, no firewall, no SELinux.
             ("regex", r"^test -[edfx] ", failing),
             ("regex", r"^readlink ", failing),
-            ("regex", r"^(grep -qsx|systemctl is-active|systemctl --user is-active|selinuxenabled|semodule -l)\b", failing),
+            (
+                "regex",
+                r"^(grep -qsx|systemctl is-active|systemctl --user is-active|selinuxenabled|semodule -l)\b",
+                failing,
+            ),
             ("regex", r"^(firewall-cmd --quiet --query|semanage port -l|nginx -T|\S+ -t -D DUMP_INCLUDES)", failing),
             ("regex", r"^id -nG ", "users\n"),
         ]
@@ -134,7 +138,11 @@ class Plan:
     @property
     def administrator(self) -> list[str]:
         """What --user prints for an administrator to run as root, in order."""
-        return [line.removeprefix("install.sh: as root: ") for line in self.lines if line.startswith("install.sh: as root: ")]
+        return [
+            line.removeprefix("install.sh: as root: ")
+            for line in self.lines
+            if line.startswith("install.sh: as root: ")
+        ]
 
     def said(self, text: str) -> bool:
         return any(text in line for line in self.lines)
@@ -166,7 +174,11 @@ class Scenario:
 def run_plans(project: Path, scenarios: list[Scenario]) -> list[Plan]:
     """Each scenario's deploy of PROJECT on @fake, in one process of the test tools' Python (pyinfra pinned there)."""
     payload = [
-        {"arguments": list(scenario.arguments), "responses": scenario.host.responses(), "local_euid": scenario.local_euid}
+        {
+            "arguments": list(scenario.arguments),
+            "responses": scenario.host.responses(),
+            "local_euid": scenario.local_euid,
+        }
         for scenario in scenarios
     ]
     result = subprocess.run(

@@ -27,6 +27,7 @@ ACCOUNT = pwd.getpwuid(os.geteuid()).pw_name  # --user: the account running the 
 PG_ENV = f"SECRET_KEY=kept-on-the-server\nDATABASE_URL={DATABASE_URL}\nDATA_DIR=/var/lib/{SLUG}\n"
 PASSWORD = DATABASE_URL.split(":")[2].split("@")[0]
 RELEASE = r"\d{8}T\d{6}Z"  # this run's release: its UTC time
+FAMILIES = ("debian", "rhel")
 
 PROJECTS = {
     "flask-gunicorn-nginx-systemd-sqlite": {
@@ -67,22 +68,38 @@ def scenario(project: str, *arguments: str, **changes) -> Scenario:
     return Scenario(arguments, host(project, **changes))
 
 
-def sh_failing(pattern: str) -> tuple[str, str, dict]:
+def says(pattern: str, output: str = "") -> tuple[str, str, str]:
+    """The host's answer to the commands matching the regular expression PATTERN: success, with OUTPUT."""
+    return ("regex", pattern, output)
+
+
+def fails(pattern: str) -> tuple[str, str, dict]:
     return ("regex", pattern, {"success": False})
 
 
+PG_RUNS = says(
+    r"^systemctl is-active --quiet postgresql$"
+)  # --user: PostgreSQL runs (its role and login: the defaults)
+VENV_MADE = says(rf"^test -e {APP_DIR}/venvs/[0-9a-f]{{16}}/\.complete$")  # the same dependencies' virtualenv is there
+PYENV = "/home/lab/.pyenv/shims"  # a Python on the account's PATH, not the system's
+THEIRS = says(r"stat -L -c '%u %g %a'", "/home/lab/bin\n")  # root's check: the Python's path is another account's
+ARCH = ("substring", "ls -pdL *-release", "/etc/os-release\nNAME=Arch\nID=arch\n---\n")
+KEEP = {"releases": ("20250101T000000Z", "20250102T000000Z", "20250103T000000Z"),
+        "failed": ("20241231T000000Z", "20250104T000000Z"), "live": "20250103T000000Z"}  # fmt: skip
+OURS = f"host {PACKAGE} {PACKAGE} 127.0.0.1/32"  # this app's pg_hba.conf rule, but its method
+
 # The scenarios of each project: a first install on a fresh Debian and a fresh RHEL server, then the variants.
-SCENARIOS = {
-    project: {family: scenario(project, family=family) for family in ("debian", "rhel")} for project in PROJECTS
-}
+SCENARIOS = {project: {family: scenario(project, family=family) for family in FAMILIES} for project in PROJECTS}
+# fmt: off
 SCENARIOS[NGINX] |= {
-    "redeploy": scenario(NGINX, **DEPLOYED),
+    "redeploy": scenario(NGINX, **DEPLOYED, answers=(VENV_MADE,)),
     "not-answering": scenario(NGINX, **DEPLOYED, app_answers=False),
     "first-not-answering": scenario(NGINX, app_answers=False),
     "dry": scenario(NGINX, "--dry"),
     "no-packages": scenario(NGINX, "--no-packages"),
     "os-rhel": scenario(NGINX, "--os", "rhel"),
-    "unsupported": scenario(NGINX, answers=(("substring", "ls -pdL *-release", "/etc/os-release\nNAME=Arch\nID=arch\n---\n"),)),
+    "unsupported": scenario(NGINX, answers=(ARCH,)),
+    "help": scenario(NGINX, "--help"),
     "ufw": scenario(NGINX, ufw="enabled"),
     "firewalld": scenario(NGINX, family="rhel", firewalld=True),
     "selinux-off": scenario(NGINX, family="rhel", selinux=False),
@@ -92,13 +109,12 @@ SCENARIOS[NGINX] |= {
     "user-before-proxy": scenario(NGINX, "--user", proxied=False, ufw="enabled"),
     "user-redeploy-before-proxy": scenario(NGINX, "--user", **DEPLOYED, proxied=False),
     "join": scenario(NGINX, "--join"),
-    "join-included": scenario(NGINX, "--join", answers=(("regex", r"^nginx -T ", ""),)),
+    "join-included": scenario(NGINX, "--join", answers=(says(r"^nginx -T "),)),
     "join-rhel-firewalld": scenario(NGINX, "--join", family="rhel", firewalld=True),
     "user-join": scenario(NGINX, "--user", "--join", ufw="enabled"),
     "no-crontab": scenario(NGINX, "--user", "--no-crontab"),
     "keep-0": scenario(NGINX, "--keep", "0"),
-    "keep-2": scenario(NGINX, "--keep", "2", releases=("20250101T000000Z", "20250102T000000Z", "20250103T000000Z"),
-                       failed=("20241231T000000Z", "20250104T000000Z"), live="20250103T000000Z"),
+    "keep-2": scenario(NGINX, "--keep", "2", **KEEP),
     "rollback": scenario(NGINX, "--rollback", **DEPLOYED),
     "rollback-to": scenario(NGINX, "--rollback", OLD, **DEPLOYED),
     "rollback-failed": scenario(NGINX, "--rollback", "20250103T000000Z", **DEPLOYED, failed=("20250103T000000Z",)),
@@ -106,19 +122,17 @@ SCENARIOS[NGINX] |= {
     "rollback-live": scenario(NGINX, "--rollback", LIVE, **DEPLOYED),
     "rollback-nothing": scenario(NGINX, "--rollback"),
     "rollback-first": scenario(NGINX, "--rollback", releases=(LIVE,), live=LIVE),
-    "python": scenario(NGINX, "--python", "/opt/python/bin/python3",
-                       answers=(("regex", r"^test -x /opt/python/bin/python3$", ""),
-                                ("regex", r"^realpath -s /opt/python/bin/python3$", "/opt/python/bin/python3\n"))),
+    "python": scenario(NGINX, "--python", "/opt/python/bin/python3", answers=(
+        says(r"^test -x /opt/python/bin/python3$"),
+        says(r"^realpath -s /opt/python/bin/python3$", "/opt/python/bin/python3\n"))),
     "python-missing": scenario(NGINX, "--python", "/opt/missing/python3"),
-    "python-directory": scenario(NGINX, "--python", "/opt/python",
-                                 answers=(("regex", r"^test -[xd] /opt/python$", ""),)),
-    "python-too-old": scenario(NGINX, "--python", "/usr/bin/python3.9",
-                               answers=(("regex", r"^test -x /usr/bin/python3\.9$", ""),
-                                        sh_failing(r"^/usr/bin/python3\.9 -c 'import sys; sys\.exit"))),
-    "python-on-path": scenario(NGINX, answers=(("regex", r"^command -v python3\.11$", "/home/lab/.pyenv/shims/python3.11\n"),)),
-    "python-none-on-path": scenario(NGINX, answers=(sh_failing(r"^command -v python3$"),)),
-    "python-theirs": scenario(NGINX, answers=(("substring", "stat -L -c '%u %g %a'", "/home/lab/bin\n"),)),
-    "user-python-theirs": scenario(NGINX, "--user", answers=(("substring", "stat -L -c '%u %g %a'", "/home/lab/bin\n"),)),
+    "python-directory": scenario(NGINX, "--python", "/opt/python", answers=(says(r"^test -[xd] /opt/python$"),)),
+    "python-too-old": scenario(NGINX, "--python", "/usr/bin/python3.9", answers=(
+        says(r"^test -x /usr/bin/python3\.9$"), fails(r"^/usr/bin/python3\.9 -c 'import sys; sys\.exit"))),
+    "python-on-path": scenario(NGINX, answers=(says(r"^command -v python3\.11$", f"{PYENV}/python3.11\n"),)),
+    "python-none-on-path": scenario(NGINX, answers=(fails(r"^command -v python3$"),)),
+    "python-theirs": scenario(NGINX, answers=(THEIRS,)),
+    "user-python-theirs": scenario(NGINX, "--user", answers=(THEIRS,)),
     "local-user-as-root": Scenario(("--user",), local_euid=0),
     "local-not-root": Scenario((), local_euid=1000),
 }
@@ -127,49 +141,48 @@ SCENARIOS[HEAVY] |= {
     "md5": scenario(HEAVY, password_encryption="md5"),
     "on": scenario(HEAVY, password_encryption="on"),
     "off": scenario(HEAVY, password_encryption="off"),
-    "hba-ours": scenario(HEAVY, hba=f"host {PACKAGE} {PACKAGE} 127.0.0.1/32 scram-sha-256\nlocal all postgres peer\n"),
-    "hba-ours-md5": scenario(HEAVY, hba=f"host {PACKAGE} {PACKAGE} 127.0.0.1/32 md5\nlocal all postgres peer\n"),
+    "hba-ours": scenario(HEAVY, hba=f"{OURS} scram-sha-256\nlocal all postgres peer\n"),
+    "hba-ours-md5": scenario(HEAVY, hba=f"{OURS} md5\nlocal all postgres peer\n"),
     "dry": scenario(HEAVY, "--dry", env=""),
     "firewalld": scenario(HEAVY, family="rhel", firewalld=True),
-    "user": scenario(HEAVY, "--user", answers=(("regex", r"^systemctl is-active --quiet postgresql$", ""),)),
-    "user-rhel": scenario(HEAVY, "--user", family="rhel", answers=(("regex", r"^systemctl is-active --quiet postgresql$", ""),)),
+    "no-headers": scenario(HEAVY, answers=(fails(r"^test -e /usr/include/python3\.13/Python\.h$"),
+                                           fails(r"^command -v cc \|\| command -v gcc$"))),
+    "user": scenario(HEAVY, "--user", answers=(PG_RUNS,)),
+    "user-rhel": scenario(HEAVY, "--user", family="rhel", answers=(PG_RUNS,)),
     "user-pg-stopped": scenario(HEAVY, "--user"),
     "user-pg-stopped-rhel": scenario(HEAVY, "--user", family="rhel"),
-    "user-pg-no-role": scenario(HEAVY, "--user", answers=(("regex", r"^systemctl is-active --quiet postgresql$", ""),
-                                                         sh_failing(r"^psql 'dbname=my_web_app' -X -tAc 'SELECT 1'$"))),
-    "user-pg-no-login": scenario(HEAVY, "--user", answers=(("regex", r"^systemctl is-active --quiet postgresql$", ""),
-                                                          sh_failing(r"import psycopg"))),
+    "user-pg-no-role": scenario(HEAVY, "--user", answers=(PG_RUNS, fails(r"^psql 'dbname=my_web_app' .*'SELECT 1'$"))),
+    "user-pg-no-login": scenario(HEAVY, "--user", answers=(PG_RUNS, fails(r"import psycopg"))),
     "no-crontab": scenario(HEAVY, "--no-crontab"),
-    "user-no-crontab": scenario(HEAVY, "--user", "--no-crontab", answers=(("regex", r"^systemctl is-active --quiet postgresql$", ""),)),
+    "user-no-crontab": scenario(HEAVY, "--user", "--no-crontab", answers=(PG_RUNS,)),
     "join": scenario(HEAVY, "--join"),
     "rollback": scenario(HEAVY, "--rollback", **DEPLOYED),
-    "no-headers": scenario(HEAVY, answers=(sh_failing(r"^test -e /usr/include/python3\.13/Python\.h$"),
-                                           sh_failing(r"^command -v cc \|\| command -v gcc$"))),
 }
 SCENARIOS[CERTIFICATE] |= {
     "no-certificate": scenario(CERTIFICATE, certificate=False),
     "dry-no-certificate": scenario(CERTIFICATE, "--dry", certificate=False),
     "ufw": scenario(CERTIFICATE, ufw="enabled"),
     "ufw-open": scenario(CERTIFICATE, ufw="open"),
-    "join-rhel": scenario(CERTIFICATE, "--join", family="rhel", certificate=False),
     "join": scenario(CERTIFICATE, "--join", certificate=False),
+    "join-rhel": scenario(CERTIFICATE, "--join", family="rhel", certificate=False),
     "localhost-url": scenario(CERTIFICATE, env=PG_ENV.replace("@127.0.0.1:", "@localhost:")),
-    "user-selinux": scenario(CERTIFICATE, "--user", family="rhel", answers=(("regex", r"^systemctl is-active --quiet postgresql$", ""),)),
+    "user-selinux": scenario(CERTIFICATE, "--user", family="rhel", answers=(PG_RUNS,)),
 }
 SCENARIOS[CELERY] |= {"redeploy": scenario(CELERY, **DEPLOYED), "user": scenario(CELERY, "--user")}
 SCENARIOS[SUPERVISORD] |= {
     "redeploy": scenario(SUPERVISORD, **DEPLOYED),
+    "help": scenario(SUPERVISORD, "--help"),
     "user": scenario(SUPERVISORD, "--user"),
     "user-no-crontab": scenario(SUPERVISORD, "--user", "--no-crontab"),
-    "user-no-cron": scenario(SUPERVISORD, "--user", answers=(sh_failing(r"^command -v crontab$"),)),
+    "user-no-cron": scenario(SUPERVISORD, "--user", answers=(fails(r"^command -v crontab$"),)),
 }
 SCENARIOS[NONE] |= {
     "join": scenario(NONE, "--join"),
     "rollback": scenario(NONE, "--rollback", **DEPLOYED),
-    "redeploy": scenario(NONE, **DEPLOYED),
     "user": scenario(NONE, "--user"),
 }
 SCENARIOS[UWSGI] |= {"redeploy": scenario(UWSGI, **DEPLOYED)}
+# fmt: on
 
 
 @pytest.fixture(scope="session")
@@ -212,7 +225,6 @@ def refused(plan: Plan, message: str, returncode: int = 1, app_untouched: bool =
         assert not plan.sent(r"^(useradd|mkdir|upload|tar |ln |systemctl (enable|restart|start|reload))"), plan
 
 
-FAMILIES = ("debian", "rhel")
 CASES = [(project, family) for project in PROJECTS for family in FAMILIES]
 
 
@@ -285,7 +297,10 @@ def expected_system_files(answers: dict, family: str, join: bool = False, selinu
         if answers["database"] != "none":
             expected.add(f"/etc/systemd/system/{SLUG}-backup.timer")
         for service in services:  # each in the same sandbox: the drop-in only a system manager applies
-            expected |= {f"/etc/systemd/system/{service}.service", f"/etc/systemd/system/{service}.service.d/system.conf"}
+            expected |= {
+                f"/etc/systemd/system/{service}.service",
+                f"/etc/systemd/system/{service}.service.d/system.conf",
+            }
     if answers["supervisor"] == "supervisord":
         expected.add(f"/etc/supervisor/conf.d/{SLUG}.conf" if debian else f"/etc/supervisord.d/{SLUG}.ini")
     if answers["proxy"] == "nginx":
@@ -368,6 +383,17 @@ def test_release_gets_the_code_without_secrets_and_its_own_env(plan_of, case):
     assert secrets.endswith(f"{plan_of(project)}/{PACKAGE}/envfile.py {APP_DIR}/.env /var/lib/{SLUG}")
     assert plan.sent(rf"^chmod 600 {APP_DIR}/\.env$") and plan.sent(rf"^chown {SLUG}:{SLUG} {APP_DIR}/\.env$")
     assert not [path for path in plan.uploads if path.endswith(".env")], "no .env is copied"
+    # Prepared, it goes live: a new relative link renamed over `current`.
+    switch = f"ln -sfn releases/{release[1]} {APP_DIR}/current.new && mv -T {APP_DIR}/current.new {APP_DIR}/current"
+    assert switch in plan.ran and plan.said(f"live release: {release[1]} ({APP_DIR}/current)")
+
+
+def test_redeploy_reuses_the_virtualenv_of_the_same_dependencies(plan_of):
+    [venv] = re.findall(r"^ln -s \.\./\.\./venvs/([0-9a-f]{16}) ", "\n".join(plan_of(NGINX, "debian").ran), re.M)
+    plan = ok(plan_of(NGINX, "redeploy"))
+    assert plan.said(f"virtualenv {APP_DIR}/venvs/{venv}: the same dependencies, reused")
+    assert not plan.sent(r"-m venv|pip install") and plan.sent(rf"^ln -s \.\./\.\./venvs/{venv} {APP_DIR}/releases/")
+    assert re.search(rf"^install\.sh: release {RELEASE}: from \S+ \(live: {LIVE}\)$", plan.stdout, re.M), plan
 
 
 @pytest.mark.parametrize("case", CASES, ids=case_id)
@@ -379,17 +405,24 @@ def test_system_commands_of_each_value(plan_of, case):
     shell = "/usr/sbin/nologin" if debian else "/sbin/nologin"
     assert plan.sent(rf"^useradd -d /var/lib/{SLUG} -s {shell} -r -M {SLUG}$"), "a system account, no home made"
     assert any(re.search(r"-m pip install --quiet --requirement ", command) for command in ran)
+    # The app checked on its own socket, then the way clients come in (HEALTH_URL, through the proxy).
     health = plan.sent(r"^curl .* --resolve ")
+    probes = [command for command in plan.commands if "/healthz" in command and "--resolve" not in command]
+    domain, prefix = answers.get("domain_name", "localhost"), answers.get("url_prefix", "").rstrip("/")
     if answers["supervisor"] == "none":  # the server is not install.sh's: no health check
-        assert plan.said("no supervisor chosen: start the server yourself") and not health
+        assert plan.said("no supervisor chosen: start the server yourself") and not health and not probes
         assert plan.said("no supervisor: reload the server yourself")
     else:
-        domain = answers.get("domain_name", "localhost")
         port = 443 if answers.get("tls", "none") != "none" else 80
-        scheme = "https" if port == 443 else "http"
-        assert health and health[0].endswith(
-            f"--resolve {domain}:{port}:127.0.0.1 {scheme}://{domain}:{port}{answers.get('url_prefix', '').rstrip('/')}/healthz"
-        ), health
+        url = f"{'https' if port == 443 else 'http'}://{domain}:{port}{prefix}/healthz"
+        assert health and health[0].endswith(f"--resolve {domain}:{port}:127.0.0.1 {url}"), health
+        socket = f"/run/{SLUG}/{answers['server']}.sock" if answers["bind"] == "unix" else "127.0.0.1:8000"
+        if answers["server"] == "gunicorn":
+            where = f"--unix-socket {socket} http://{domain}" if answers["bind"] == "unix" else f"http://{socket}"
+            assert probes[0] == f"curl --silent --fail --max-time 10 --output /dev/null {where}{prefix}/healthz"
+        else:  # a request in the uwsgi protocol, as the proxy sends it, by the release's Python
+            assert probes[0].startswith(f"{APP_DIR}/current/.venv/bin/python -c ")
+            assert probes[0].endswith(f" {prefix}/healthz {domain} {socket}"), probes
     if answers["proxy"] != "none":
         assert f"usermod --append --groups {SLUG} {PROXY_USER[answers['proxy'], family]}" in ran
     if answers["supervisor"] == "systemd":
@@ -412,7 +445,9 @@ def test_system_commands_of_each_value(plan_of, case):
     else:
         assert ("manage.py db upgrade" in ran) == (answers["database"] != "none")
     a2enmod = [line for line in ran if line.startswith("a2enmod")]
-    assert a2enmod == ([f"a2enmod -q {' '.join(site_modules(answers))}"] if answers["proxy"] == "apache" and debian else [])
+    assert a2enmod == (
+        [f"a2enmod -q {' '.join(site_modules(answers))}"] if answers["proxy"] == "apache" and debian else []
+    )
     tests = {"nginx": "nginx -t", "apache": "apache2ctl configtest" if debian else "apachectl configtest"}
     if answers["proxy"] != "none":
         assert plan.sent(rf"^{tests[answers['proxy']]} 2>&1 >/dev/null$"), "the proxy's configuration is tested"
@@ -447,7 +482,7 @@ def before(plan: Plan, *patterns: str) -> None:
     assert indexes == sorted(indexes), f"{patterns} out of order in:\n{plan.stdout}"
 
 
-@pytest.mark.parametrize("project", [NGINX, HEAVY, CELERY, SUPERVISORD])
+@pytest.mark.parametrize("project", [NGINX, HEAVY, CELERY, SUPERVISORD, UWSGI])
 def test_backup_before_migrating(plan_of, project):
     plan = ok(plan_of(project, "redeploy"))
     migrate = r"^\+ manage\.py (migrate|db upgrade)"
@@ -480,11 +515,18 @@ def test_an_app_that_does_not_answer_is_never_published(plan_of):
     non-zero exit naming the release."""
     plan = plan_of(NGINX, "not-answering")
     assert plan.returncode == 1
-    new = re.search(rf"switching back to {LIVE}$", plan.stdout, re.M) and re.search(
-        rf"^install\.sh: error: release ({RELEASE}) failed its health check \(the app does not answer /healthz on its own "
-        rf"socket\): rolled back to {LIVE}, which answers", plan.stderr, re.M)  # fmt: skip
-    assert new, plan
-    before(plan, rf"^install\.sh: live release: {RELEASE} ", rf"^install\.sh: live release: {LIVE} ", r"^\+ systemctl reload my-web-app$")
+    problem = "the app does not answer /healthz on its own socket"
+    assert re.search(
+        rf"^install\.sh: error: {problem} with release {RELEASE}: switching back to {LIVE}$", plan.stdout, re.M
+    )
+    error = rf"^install\.sh: error: release {RELEASE} failed its health check \({problem}\): rolled back to {LIVE}, "
+    assert re.search(error + "which answers", plan.stderr, re.M), plan
+    before(
+        plan,
+        rf"^install\.sh: live release: {RELEASE} ",
+        rf"^install\.sh: live release: {LIVE} ",
+        r"^\+ systemctl reload my-web-app$",
+    )
     assert not plan.said("/etc/nginx/") and not plan.sent(r"\.healthy$"), "neither published nor marked healthy"
     # The first install has nothing to go back to: it says so and goes on (the proxy's check is the last word).
     first = plan_of(NGINX, "first-not-answering")
@@ -497,14 +539,19 @@ def test_an_app_that_does_not_answer_is_never_published(plan_of):
 def test_dry_run_changes_nothing_and_says_what_it_would(plan_of):
     plan = ok(plan_of(NGINX, "dry"))
     assert plan.lines[0] == "install.sh: debian family (dry run: nothing is changed)"
-    changes = r"^(useradd|mkdir|chmod|chown|chgrp|ln |mv |rm |touch|upload|apt-get|env DEBIAN|systemctl (enable|restart|reload|stop|start|daemon)|usermod|tar |ufw |firewall-cmd)"
-    assert not plan.sent(changes), plan.sent(changes)
+    files = r"^(useradd|usermod|mkdir|chmod|chown|chgrp|ln |mv |rm |touch|upload|tar )"
+    services = r"^(apt-get|env DEBIAN|systemctl (enable|restart|reload|stop|start|daemon)|ufw |firewall-cmd)"
+    assert not plan.sent(files) and not plan.sent(services), plan
     assert not plan.sent(r"ensure_secrets|manage\.py|-m venv|pip install")
-    for line in ("would run: apt-get update -q", f"install.sh: would: account {SLUG}",
-                 f"install.sh: would: installed /etc/systemd/system/{SLUG}.service",
-                 "would run: systemctl restart my-web-app", "install.sh: would: installed /etc/nginx/sites-available/my-web-app.conf",
-                 "install.sh: would check http://localhost:80/eegqc/healthz"):  # fmt: skip
-        assert line in plan.lines, line
+    would = [
+        "would run: apt-get update -q",
+        f"install.sh: would: account {SLUG}",
+        f"install.sh: would: installed /etc/systemd/system/{SLUG}.service",
+        f"would run: systemctl restart {SLUG}",
+        f"install.sh: would: installed /etc/nginx/sites-available/{SLUG}.conf",
+        "install.sh: would check http://localhost:80/eegqc/healthz",
+    ]
+    assert [line for line in would if line not in plan.lines] == [], plan
     pg = ok(plan_of(HEAVY, "dry"))
     assert pg.said("would create the role and database from deploy/postgresql.sql (password from .env)")
 
@@ -529,6 +576,19 @@ def test_local_checks_of_who_runs_it(plan_of):
     refused(plan_of(NGINX, "local-user-as-root"), "--user installs for an ordinary account: as root, leave it out")
     refused(plan_of(NGINX, "local-not-root"), "run as root (sudo deploy/install.sh), with --user to install for your "
             "own account, or with --dry to see what it would change")  # fmt: skip
+
+
+def test_missing_certificate_stops_before_anything_of_the_app_changes(plan_of):
+    pair = f"/etc/ssl/{SLUG}"
+    message = f"put the certificate chain in {pair}/fullchain.pem and its key in {pair}/privkey.pem"
+    refused(plan_of(CERTIFICATE, "no-certificate"), message)
+    assert ok(plan_of(CERTIFICATE, "dry-no-certificate")).said(f"no certificate yet in {pair} (a real run stops here: ")
+
+
+def test_uwsgi_build_needs_are_checked_before_anything_of_the_app_changes(plan_of):
+    refused(plan_of(HEAVY, "no-headers"), "uWSGI is compiled when it is installed and needs a C compiler (cc) and the "
+            "headers of /usr/bin/python3 (/usr/include/python3.13/Python.h): the system's come with the packages "
+            "python3-dev build-essential (an administrator installs them)")  # fmt: skip
 
 
 # ---------------------------------------------------------------- the firewall
@@ -613,7 +673,9 @@ def test_user_selinux_module_is_the_administrator_s_from_the_new_release(plan_of
 
 
 def hba_rules(plan: Plan) -> list[str]:
-    return [line.removeprefix("install.sh: pg_hba.conf: ") for line in plan.lines if line.startswith("install.sh: pg_hba")]
+    return [
+        line.removeprefix("install.sh: pg_hba.conf: ") for line in plan.lines if line.startswith("install.sh: pg_hba")
+    ]
 
 
 @pytest.mark.parametrize(("scenario", "method"), [("debian", "scram-sha-256"), ("md5", "md5"), ("on", "md5")])
@@ -637,7 +699,9 @@ def test_pg_hba_rule_of_ours_is_kept_or_replaced(plan_of):
 
 def test_pg_hba_localhost_is_either_address(plan_of):
     plan = ok(plan_of(CERTIFICATE, "localhost-url"))
-    assert hba_rules(plan) == [f"host {PACKAGE} {PACKAGE} {address} scram-sha-256" for address in ("127.0.0.1/32", "::1/128")]
+    assert hba_rules(plan) == [
+        f"host {PACKAGE} {PACKAGE} {address} scram-sha-256" for address in ("127.0.0.1/32", "::1/128")
+    ]
 
 
 def test_unknown_password_encryption_is_refused_clearly(plan_of):
@@ -690,9 +754,11 @@ def test_user_install_sets_the_password_itself_and_asks_for_the_pg_hba_rule(plan
 # ---------------------------------------------------------------- --user: the administrator's steps, printed only
 
 
-@pytest.mark.parametrize(("project", "name"), [(NGINX, "user"), (NGINX, "user-rhel"), (NGINX, "user-join"),
-                                               (HEAVY, "user"), (HEAVY, "user-rhel"), (CELERY, "user"),
-                                               (SUPERVISORD, "user"), (CERTIFICATE, "user-selinux"), (NONE, "user")])  # fmt: skip
+USER_INSTALLS = [(NGINX, "user"), (NGINX, "user-rhel"), (NGINX, "user-join"), (HEAVY, "user"), (HEAVY, "user-rhel"),
+                 (CELERY, "user"), (SUPERVISORD, "user"), (CERTIFICATE, "user-selinux"), (NONE, "user")]  # fmt: skip
+
+
+@pytest.mark.parametrize(("project", "name"), USER_INSTALLS, ids=case_id)
 def test_user_install_runs_nothing_of_the_administrator_s(plan_of, project, name):
     plan = ok(plan_of(project, name))
     root_only = r"^(useradd|usermod|apt-get|dnf |env DEBIAN|ufw |firewall-cmd|loginctl|a2enmod|semodule|restorecon"
@@ -721,7 +787,10 @@ def test_user_install_prints_what_the_administrator_runs(plan_of):
     # The account's own systemd runs the units as generated: no drop-in, in its own unit directory.
     units = {path: text for path, text in plan.uploads.items() if "/systemd/user/" in path}
     home = os.path.expanduser("~")
-    assert set(units) == {f"{home}/.config/systemd/user/{SLUG}{suffix}" for suffix in (".socket", ".service", "-backup.service", "-backup.timer")}
+    assert set(units) == {
+        f"{home}/.config/systemd/user/{SLUG}{suffix}"
+        for suffix in (".socket", ".service", "-backup.service", "-backup.timer")
+    }
     for path, text in units.items():
         assert text == (plan_of(NGINX) / "deploy" / path.rsplit("/", 1)[-1]).read_text()
     assert "systemctl --user add-wants default.target my-web-app.service" in plan.ran
@@ -746,7 +815,9 @@ def test_user_install_before_the_proxy_is_set_up_is_healthy_on_the_app_s_socket(
     for name in ("user-before-proxy", "user-redeploy-before-proxy"):
         plan = ok(plan_of(NGINX, name))
         assert plan.said("healthy: the app answers on its own socket (release ")
-        assert plan.said("not checked: http://localhost:80/eegqc/healthz: the proxy does not pass requests to the app yet")
+        assert plan.said(
+            "not checked: http://localhost:80/eegqc/healthz: the proxy does not pass requests to the app yet"
+        )
         assert not plan.said("switching back") and plan.sent(r"\.healthy$")
 
 
@@ -761,8 +832,18 @@ def test_user_install_firewall_is_the_administrator_s(plan_of):
 JOINS = {
     (NGINX, "join"): ("debian", "include /etc/nginx/snippets/my-web-app.conf;", "nginx -t", "nginx"),
     (NGINX, "join-rhel-firewalld"): ("rhel", "include /etc/nginx/snippets/my-web-app.conf;", "nginx -t", "nginx"),
-    (CERTIFICATE, "join"): ("debian", "Include /etc/apache2/snippets/my-web-app.conf", "apache2ctl configtest", "apache2"),
-    (CERTIFICATE, "join-rhel"): ("rhel", "Include /etc/httpd/snippets/my-web-app.conf", "apachectl configtest", "httpd"),
+    (CERTIFICATE, "join"): (
+        "debian",
+        "Include /etc/apache2/snippets/my-web-app.conf",
+        "apache2ctl configtest",
+        "apache2",
+    ),
+    (CERTIFICATE, "join-rhel"): (
+        "rhel",
+        "Include /etc/httpd/snippets/my-web-app.conf",
+        "apachectl configtest",
+        "httpd",
+    ),
 }
 
 
@@ -790,14 +871,17 @@ def test_join_installs_only_the_app_lines_and_prints_the_one_include(plan_of, jo
 
 def test_join_once_included_says_so(plan_of):
     plan = ok(plan_of(NGINX, "join-included"))
-    assert plan.said(f"the nginx configuration includes /etc/nginx/snippets/{SLUG}.conf: the app is served under /eegqc/")
+    assert plan.said(
+        f"the nginx configuration includes /etc/nginx/snippets/{SLUG}.conf: the app is served under /eegqc/"
+    )
     assert not [line for line in plan.lines if "once: " in line]
 
 
 def test_user_join_hands_the_app_lines_to_the_administrator(plan_of):
     plan = ok(plan_of(NGINX, "user-join"))
+    include = f"include /etc/nginx/snippets/{SLUG}.conf;"
     assert [line for line in plan.lines if "once: " in line] == [
-        f"install.sh: add to the nginx site of localhost, inside its block, once: include /etc/nginx/snippets/{SLUG}.conf;"
+        f"install.sh: add to the nginx site of localhost, inside its block, once: {include}"
     ]
     assert not [command for command in plan.administrator if re.search(r"ufw|firewall-cmd|systemctl enable", command)]
 
@@ -820,7 +904,10 @@ def test_supervisord_user_install_runs_its_own_supervisord_started_at_boot(plan_
     plan = ok(plan_of(SUPERVISORD, "user"))
     conf = f"{os.environ.get('XDG_CONFIG_HOME') or os.path.expanduser('~/.config')}/{SLUG}"
     assert f"{APP_DIR}/current/.venv/bin/python -m pip install --quiet supervisor" in plan.ran
-    assert plan.uploads[f"{conf}/{SLUG}.program.conf"] == (plan_of(SUPERVISORD) / "deploy" / "supervisord.conf").read_text()
+    assert (
+        plan.uploads[f"{conf}/{SLUG}.program.conf"]
+        == (plan_of(SUPERVISORD) / "deploy" / "supervisord.conf").read_text()
+    )
     account = plan.uploads[f"{conf}/{SLUG}.account.conf"]
     for program in (SLUG, f"{SLUG}-worker", f"{SLUG}-beat", f"{SLUG}-redis", f"{SLUG}-daphne"):
         assert f"[program:{program}]\nuser={ACCOUNT}\n" in account, program
@@ -828,7 +915,9 @@ def test_supervisord_user_install_runs_its_own_supervisord_started_at_boot(plan_
     assert plan.sent(r"^crontab ")
     # The app's own Redis first, alone; then the rest.
     updates = [line for line in plan.ran if " update " in line]
-    assert updates[0].endswith(f" update {SLUG}-redis") and updates[1].endswith(f" update {SLUG} {SLUG}-worker {SLUG}-beat {SLUG}-daphne")
+    assert updates[0].endswith(f" update {SLUG}-redis") and updates[1].endswith(
+        f" update {SLUG} {SLUG}-worker {SLUG}-beat {SLUG}-daphne"
+    )
 
 
 def test_no_crontab_prints_the_lines_instead(plan_of):
@@ -850,8 +939,8 @@ def test_no_crontab_only_where_supervisord_or_none_is(plan_of):
     """A systemd project starts at boot through lingering and backs up from a timer: no crontab, no option for it."""
     plan = plan_of(NGINX, "no-crontab")
     assert plan.returncode == 2 and "unrecognized arguments: --no-crontab" in plan.stderr
-    assert "--no-crontab" not in (plan_of(NGINX) / "deploy" / "engine" / "main.py").read_text()
-    assert "--no-crontab" in (plan_of(SUPERVISORD) / "deploy" / "engine" / "main.py").read_text()
+    assert ok(plan_of(NGINX, "help")).said("--rollback") and "--no-crontab" not in plan_of(NGINX, "help").stdout
+    assert "--no-crontab" in ok(plan_of(SUPERVISORD, "help")).stdout
 
 
 # ---------------------------------------------------------------- Celery, Channels
@@ -859,9 +948,9 @@ def test_no_crontab_only_where_supervisord_or_none_is(plan_of):
 
 def test_celery_under_systemd_starts_its_redis_before_the_app(plan_of):
     plan = ok(plan_of(CELERY, "debian"))
-    before(plan, rf"^install\.sh: installed /etc/systemd/system/{SLUG}-redis\.service$",
-           rf"^\+ systemctl start {SLUG}-redis\.service$", rf"^install\.sh: installed /etc/systemd/system/{SLUG}\.service$",
-           rf"^\+ systemctl restart {SLUG}$")  # fmt: skip
+    units = r"^install\.sh: installed /etc/systemd/system/"
+    before(plan, rf"{units}{SLUG}-redis\.service$", rf"^\+ systemctl start {SLUG}-redis\.service$",
+           rf"{units}{SLUG}\.service$", rf"^\+ systemctl restart {SLUG}$")  # fmt: skip
     assert plan.said(f".env: CELERY_BROKER_URL=redis+socket:///run/{SLUG}/redis.sock (the app's own Redis)")
     assert plan.sent(rf"^chmod 700 /var/lib/{SLUG}/redis$")
     # A redeploy leaves the broker running: started (a no-op when it runs), restarted only when its unit changed.
@@ -887,7 +976,9 @@ def test_keep_refuses_zero(plan_of):
 def test_rollback_switches_back_gracefully_and_checks(plan_of):
     for project, reload in [(NGINX, f"systemctl reload {SLUG}"), (HEAVY, "touch /run/my-web-app/uwsgi.reload")]:
         plan = ok(plan_of(project, "rollback"))
-        assert f"ln -sfn releases/{OLD} {APP_DIR}/current.new && mv -T {APP_DIR}/current.new {APP_DIR}/current" in plan.ran
+        assert (
+            f"ln -sfn releases/{OLD} {APP_DIR}/current.new && mv -T {APP_DIR}/current.new {APP_DIR}/current" in plan.ran
+        )
         assert reload in plan.ran and plan.sent(r"^curl .*--resolve .*/healthz$")
         assert plan.lines[-1] == f"install.sh: rolled back from {LIVE} to {OLD}"
         assert not plan.sent(r"^tar |manage\.py|pip install"), "a rollback copies and prepares nothing"
@@ -895,12 +986,16 @@ def test_rollback_switches_back_gracefully_and_checks(plan_of):
         plan_of(NGINX, "rollback-to")).ran  # fmt: skip
 
 
+NOT_LIVE_AND_HEALTHY = f"that went live and answered in {APP_DIR}/releases"
+
+
 @pytest.mark.parametrize(
     ("name", "message"),
     [
-        ("rollback-nothing", f"--rollback: {APP_DIR}/current is not a link to a release in {APP_DIR}/releases: nothing to roll back"),
-        ("rollback-bad-name", f"--rollback: no release '../etc' that went live and answered in {APP_DIR}/releases; there are: {OLD} {LIVE}"),
-        ("rollback-failed", f"--rollback: no release '20250103T000000Z' that went live and answered in {APP_DIR}/releases"),
+        ("rollback-nothing", f"--rollback: {APP_DIR}/current is not a link to a release in {APP_DIR}/releases: "
+                             "nothing to roll back"),
+        ("rollback-bad-name", f"--rollback: no release '../etc' {NOT_LIVE_AND_HEALTHY}; there are: {OLD} {LIVE}"),
+        ("rollback-failed", f"--rollback: no release '20250103T000000Z' {NOT_LIVE_AND_HEALTHY}"),
         ("rollback-live", f"--rollback: {LIVE} is the live release already"),
         ("rollback-first", f"--rollback: no release older than the live one ({LIVE}) that went live and answered"),
     ],
@@ -934,7 +1029,7 @@ def test_python_option_makes_the_virtualenv(plan_of):
 def test_python_found_on_path(plan_of):
     """Without --python: the first python3.11, python3 or newer python3.N on PATH, wherever it is (a conda or pyenv
     one on the account's PATH)."""
-    assert ok(plan_of(NGINX, "python-on-path")).said("Python: /home/lab/.pyenv/shims/python3.11 ")
+    assert ok(plan_of(NGINX, "python-on-path")).said(f"Python: {PYENV}/python3.11 ")
     assert plan_of(NGINX, "debian").sent(r"^command -v python3\.\d+$")[0] == "command -v python3.11"
     refused(plan_of(NGINX, "python-none-on-path"), "no Python >= 3.11 on PATH: install python3.11, or name one with "
             "--python PATH")  # fmt: skip
@@ -975,8 +1070,9 @@ def test_root_python_check_reads_a_real_tree_with_the_host_s_shell(plan_of, tmp_
     sticky.mkdir()
     sticky.chmod(0o1777)
     (sticky / "python3").symlink_to(system_python)
-    for python, unsafe in [(system_python, ""), (theirs / "python3", str(theirs)), (writable / "python3", str(writable)),
-                           (sticky / "python3", "")]:  # fmt: skip
+    cases = [(system_python, ""), (theirs / "python3", str(theirs)), (writable / "python3", str(writable)),
+             (sticky / "python3", "")]  # fmt: skip
+    for python, unsafe in cases:
         result = subprocess.run(["/bin/sh", "-c", check.replace("/usr/bin/python3", str(python))],
                                 capture_output=True, text=True, check=False, timeout=60)  # fmt: skip
         assert (result.returncode, result.stdout.strip(), result.stderr) == (0, unsafe, ""), (python, result)
@@ -1057,12 +1153,14 @@ def test_deploy_code_holds_nothing_for_values_not_chosen(tmp_path, answers):
     }
     assert found == set(), f"deploy code for values this project did not choose: {sorted(found)}"
     # The signs are those of the values' code: each chosen value's module shows its own.
-    for question, value in [(question, answers[question]) for question in DEPLOY_QUESTIONS[1:]]:
+    family = {"dash": "flask"}.get(answers["framework"], answers["framework"])
+    for question, value in [
+        (question, family if question == "framework" else answers[question]) for question in DEPLOY_QUESTIONS
+    ]:
         if f"{question}_{value}" in value_modules():
             module = (project / "deploy" / "engine" / f"{question}_{value}.py").read_text()
             assert re.search(SIGNS.get((question, value), rf"\b{value}\b"), module, re.IGNORECASE), (question, value)
     modules = {path.stem for path in (project / "deploy" / "engine").glob("*.py")}
-    family = {"dash": "flask"}.get(answers["framework"], answers["framework"])
     chosen = {f"{question}_{family if question == 'framework' else answers[question]}" for question in DEPLOY_QUESTIONS}
     assert modules & value_modules() == chosen & value_modules()
     for question, shared in SHARED.items():
