@@ -32,8 +32,8 @@ DATABASE_URL = f"postgresql://{PACKAGE}:S3cret-password.only-in.env@127.0.0.1:54
 @dataclass(frozen=True)
 class Host:
     """What the server answers. The default: a fresh server of FAMILY, nothing of the app on it, no firewall active,
-    one Python 3 on PATH (/usr/bin/python3, with its headers), every tool the deploy calls
-    installed, SELinux enabled on RHEL; the app, once started, answers on its own socket and through the proxy."""
+    one Python 3 on PATH (/usr/bin/python3, with its headers), every tool the deploy calls installed, SELinux enabled
+    on RHEL; the app, once started, answers on its own socket and through the proxy."""
 
     family: str = "debian"
     # Releases on disk, oldest first: those that went live and passed the health check, and those that did not; the
@@ -118,7 +118,7 @@ class Host:
 
 @dataclass(frozen=True)
 class Plan:
-    """What install.sh printed and the commands it sent to the host, in order."""
+    """What install.sh printed, the commands it sent to the host in order, and the files it uploaded."""
 
     returncode: int
     stdout: str

@@ -222,7 +222,7 @@ def refused(plan: Plan, message: str, returncode: int = 1, app_untouched: bool =
     assert plan.returncode == returncode, plan
     assert re.search(rf"(^|/)install\.sh: error: {re.escape(message)}", plan.stderr, re.M), plan
     if app_untouched:
-        assert not plan.sent(r"^(useradd|mkdir|upload|tar |ln |systemctl (enable|restart|start|reload))"), plan
+        assert not plan.sent(r"^(useradd|mkdir|umask|upload|tar |ln |systemctl (enable|restart|start|reload))"), plan
 
 
 CASES = [(project, family) for project in PROJECTS for family in FAMILIES]
@@ -371,11 +371,13 @@ def test_release_gets_the_code_without_secrets_and_its_own_env(plan_of, case):
     release = re.search(rf"^install\.sh: release ({RELEASE}): from (\S+)$", plan.stdout, re.M)
     assert release and release[2] == str(plan_of(project)), plan
     release_dir = f"{APP_DIR}/releases/{release[1]}"
-    [copy] = plan.sent(r"^tar -C ")
+    [copy] = plan.sent(r"\btar -C ")
     for name in (".env", ".venv", ".git", "instance", "staticfiles"):  # the server's own, never the checkout's
         assert f"--exclude=./{name} " in copy, copy
-    # Modes kept for the owner and the group, nothing for other accounts; the secrets and the virtualenv by link.
-    assert f"chmod -R g=u,g-w,o= {release_dir} && chgrp -R {SLUG} {release_dir}" in copy
+    # Modes kept for the owner and the group, nothing for other accounts (umask 027: the directories; files: o=), the
+    # app's group as root; the secrets and the virtualenv by link.
+    assert copy.startswith("umask 027 && ") and f"find {release_dir} -type f -exec chmod g=u,g-w,o= {{}} +" in copy
+    assert plan.sent(rf"^chgrp -R {SLUG} {APP_DIR}/releases\b")
     assert copy.endswith(f"ln -s ../../.env {release_dir}/.env")
     assert plan.sent(rf"^ln -s \.\./\.\./venvs/[0-9a-f]{{16}} {release_dir}/\.venv$")
     # The server makes its own secrets (the checkout's envfile.py, on the server's .env), and owns them alone.
@@ -504,10 +506,11 @@ def test_units_installed_before_the_app_starts_and_answers_before_the_proxy(plan
         start = rf"^\+ supervisorctl update {SLUG}"
     site = r"^install\.sh: installed /etc/(nginx|apache2|httpd)/(sites-available|conf\.d)/"
     # The release goes live (the link switched) only once prepared; SELinux's module is loaded before the app starts.
-    before(plan, r"^\+ tar ", r"^\+ manage\.py|collectstatic", rf"^install\.sh: live release: {RELEASE} ", unit, start,
+    live = rf"^install\.sh: live release: {RELEASE} "
+    before(plan, r"^\+ .*\btar -C ", r"^\+ manage\.py|collectstatic", live, unit, start,
            r"^install\.sh: the app answers on its own socket", site, r"^install\.sh: healthy: ")  # fmt: skip
     if family == "rhel":
-        before(plan, r"^\+ semodule -i ", rf"^install\.sh: live release: {RELEASE} ", start)
+        before(plan, r"^\+ semodule -i ", live, start)
 
 
 def test_an_app_that_does_not_answer_is_never_published(plan_of):
@@ -539,7 +542,7 @@ def test_an_app_that_does_not_answer_is_never_published(plan_of):
 def test_dry_run_changes_nothing_and_says_what_it_would(plan_of):
     plan = ok(plan_of(NGINX, "dry"))
     assert plan.lines[0] == "install.sh: debian family (dry run: nothing is changed)"
-    files = r"^(useradd|usermod|mkdir|chmod|chown|chgrp|ln |mv |rm |touch|upload|tar )"
+    files = r"^(useradd|usermod|mkdir|umask|chmod|chown|chgrp|ln |mv |rm |touch|upload|tar )"
     services = r"^(apt-get|env DEBIAN|systemctl (enable|restart|reload|stop|start|daemon)|ufw |firewall-cmd)"
     assert not plan.sent(files) and not plan.sent(services), plan
     assert not plan.sent(r"ensure_secrets|manage\.py|-m venv|pip install")
@@ -981,7 +984,7 @@ def test_rollback_switches_back_gracefully_and_checks(plan_of):
         )
         assert reload in plan.ran and plan.sent(r"^curl .*--resolve .*/healthz$")
         assert plan.lines[-1] == f"install.sh: rolled back from {LIVE} to {OLD}"
-        assert not plan.sent(r"^tar |manage\.py|pip install"), "a rollback copies and prepares nothing"
+        assert not plan.sent(r"\btar |manage\.py|pip install"), "a rollback copies and prepares nothing"
     assert f"ln -sfn releases/{OLD} {APP_DIR}/current.new && mv -T {APP_DIR}/current.new {APP_DIR}/current" in ok(
         plan_of(NGINX, "rollback-to")).ran  # fmt: skip
 
