@@ -216,11 +216,16 @@ def ok(plan: Plan) -> Plan:
     return plan
 
 
+# How a deploy's error names where it stopped: the phase, and the module's step ("prepare: framework_flask.prepare: ").
+STEP = r"(?:[a-z]+(?:: \w+\.\w+)?: )?"
+
+
 def refused(plan: Plan, message: str, returncode: int = 1, app_untouched: bool = True) -> None:
-    """Stopped with RETURNCODE, saying MESSAGE on stderr as `install.sh: error: MESSAGE`; APP_UNTOUCHED: before any
-    change to the app (its account, directories, files, services)."""
+    """Stopped with RETURNCODE, saying MESSAGE on stderr as `install.sh: error: [STEP: ]MESSAGE` (the deploy's errors
+    name the phase and step they stopped in); APP_UNTOUCHED: before any change to the app (its account, directories,
+    files, services)."""
     assert plan.returncode == returncode, plan
-    assert re.search(rf"(^|/)install\.sh: error: {re.escape(message)}", plan.stderr, re.M), plan
+    assert re.search(rf"(^|/)install\.sh: error: {STEP}{re.escape(message)}", plan.stderr, re.M), plan
     if app_untouched:
         assert not plan.sent(r"^(useradd|mkdir|umask|upload|tar |ln |systemctl (enable|restart|start|reload))"), plan
 
@@ -522,7 +527,9 @@ def test_an_app_that_does_not_answer_is_never_published(plan_of):
     assert re.search(
         rf"^install\.sh: error: {problem} with release {RELEASE}: switching back to {LIVE}$", plan.stdout, re.M
     )
-    error = rf"^install\.sh: error: release {RELEASE} failed its health check \({problem}\): rolled back to {LIVE}, "
+    error = (
+        rf"^install\.sh: error: {STEP}release {RELEASE} failed its health check \({problem}\): rolled back to {LIVE}, "
+    )
     assert re.search(error + "which answers", plan.stderr, re.M), plan
     before(
         plan,
@@ -1049,8 +1056,10 @@ def test_root_refuses_a_python_another_account_can_change(plan_of):
 
 
 def root_may_run_check(plan: Plan) -> str:
-    [check] = plan.sent(r"stat -L -c '%u %g %a'")
-    return check
+    """The first of root's checks of a Python's path (the same check serves the interpreter and its library)."""
+    checks = plan.sent(r"stat -L -c '%u %g %a'")
+    assert checks, plan
+    return checks[0]
 
 
 def test_root_python_check_reads_a_real_tree_with_the_host_s_shell(plan_of, tmp_path):

@@ -41,32 +41,43 @@ def new_enough(d: Deploy, python: str) -> bool:
 
 
 def choose_python(d: Deploy) -> None:
-    """--python PATH, or the first new enough Python on PATH: conda, pyenv and self-built ones work as well."""
+    """--python PATH, or the first new enough Python on PATH: conda, pyenv and self-built ones work as well. As root, a
+    Python is run (to ask its version) only once its path is known to be root's alone."""
     if d.options.python:
         python = d.options.python
         if not d.exists(python, "-x") or d.exists(python, "-d"):
             raise d.fail(f"--python: {python} is not an executable file")
-        if not new_enough(d, python):
-            raise d.fail(f"--python: {python} is not a Python >= {VERSION}")
         python = d.query(f"realpath -s {shlex.quote(python)}") or python
+        if not runnable(d, python):
+            raise d.fail(f"--python: {python} is not a Python >= {VERSION}")
     else:
         newer = (f"python3.{minor}" for minor in range(layout.PYTHON_VERSION[1] + 1, 31))
         candidates = [f"python{VERSION}", "python3", *newer]
-        found = [d.query(f"command -v {name}") for name in candidates]
-        python = next((path.strip() for path in found if path and new_enough(d, path.strip())), "")
+        found = [path.strip() for path in (d.query(f"command -v {name}") for name in candidates) if path]
+        python = next((path for path in found if runnable(d, path)), "")
         if not python:
             raise d.fail(f"no Python >= {VERSION} on PATH: install python{VERSION}, or name one with --python PATH")
     if d.root:
-        root_may_run(d, python)
+        root_may_run(d, python, with_library=True)
     d.python = python
     d.say(f"Python: {python} ({(d.query(f'{shlex.quote(python)} -V') or '').strip()})")
 
 
-def root_may_run(d: Deploy, python: str) -> None:
-    """Root runs the virtualenv's Python (pip, migrations): neither the interpreter nor its standard library, nor any
-    directory above them, may be writable by an account other than root."""
+def runnable(d: Deploy, python: str) -> bool:
+    """New enough; as root, checked to be root's alone before it is run."""
+    if d.root:
+        root_may_run(d, python, with_library=False)
+    return new_enough(d, python)
+
+
+def root_may_run(d: Deploy, python: str, with_library: bool) -> None:
+    """Root runs the virtualenv's Python (pip, migrations): neither the interpreter nor (WITH_LIBRARY, once the path
+    is known to be safe to run) its real executable and standard library, nor any directory above them, may be
+    writable by an account other than root."""
     where = "import os, sys, sysconfig; print(os.path.realpath(sys.executable)); print(sysconfig.get_path('stdlib'))"
-    paths = [python, *(d.query(f"{shlex.quote(python)} -c {shlex.quote(where)}") or "").split()]
+    paths = [python]
+    if with_library:
+        paths += (d.query(f"{shlex.quote(python)} -c {shlex.quote(where)}") or "").split()
     for path in paths:
         # Owned by another account, or writable by its group (unless root's) or by anyone (unless sticky: /tmp). POSIX
         # sh (pyinfra's shell, dash on Debian); each directory on the path as given (a link's too: -s), up to /.

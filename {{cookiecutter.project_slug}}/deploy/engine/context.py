@@ -142,8 +142,8 @@ class Deploy:
             print(f"{PREFIX}as root: {command}", flush=True)
 
     def fail(self, message: str) -> DeployError:
-        """The error that stops the deploy here (raise it)."""
-        return DeployError(message)
+        """The error that stops the deploy here (raise it); it names the step."""
+        return DeployError(f"{self.step}: {message}")
 
     # ------------------------------------------------------------ reading the host, now
     @property
@@ -211,13 +211,16 @@ class Deploy:
         with suppress(PyinfraError):
             run_ops(state)
         if state.failed_hosts:
-            raise DeployError(f"{self.step}: {self._narrator.failed or 'an operation'} failed (its output is above)")
+            raise self.fail(f"{self._narrator.failed or 'an operation'} failed (its output is above)")
 
     def run_step(self, name: str, step: Callable[[Deploy], None]) -> None:
         """STEP's reads and operations; its operations run when it returns."""
         self.step = name
         try:
             step(self)
+        except PyinfraError as error:  # a fact the step read failed on the host
+            self._queue, self._state, self._host = [], None, None
+            raise self.fail(f"pyinfra: {error}") from error
         except BaseException:
             self._queue, self._state, self._host = [], None, None
             raise
