@@ -5,7 +5,8 @@
 # uwsgi builds from source, hence the compiler and headers here. The SELinux tools and Debian's reference policy
 # (its store, and the files to build modules against) check the generated policy modules; SELinux itself stays off.
 # chromium (headless) opens two end-to-end stacks' pages through their proxy (tests/e2e/browser.py); fonts-liberation,
-# only recommended by it, so that its screenshots show text.
+# only recommended by it, so that its screenshots show text. npm installs axe-core, the accessibility rules those
+# pages are audited with (scripts/install-node-packages.sh); a Node.js from elsewhere that brings its own npm is kept.
 set -eu
 
 PACKAGES="
@@ -36,6 +37,9 @@ for package in $PACKAGES; do
         missing="$missing $package"
     fi
 done
+if ! command -v npm >/dev/null 2>&1; then
+    missing="$missing npm"
+fi
 
 if [ -z "$missing" ]; then
     echo "install-system-packages: all present"

@@ -13,9 +13,18 @@ fixed time:
   the callback again and the graph shows the new value.
 - Django admin: the login page's stylesheets arrive as text/css and are parsed, and the header has the background
   colour that only the admin's CSS gives it (without the CSS it is transparent and the check fails).
-A screenshot of each page goes to build/reports/e2e/<stack>-<page>.png (linked from build/reports/e2e.md).
+- Every page the stack serves (home, about, notes with a database, the Celery job page, Django's admin login): axe-core
+  (npm, pinned in tests/e2e/node/package-lock.json, installed by scripts/install-node-packages.sh) audits it in the
+  page, and the check fails on a violation of serious or critical impact and on anything the page logged as an
+  error (console.error, an uncaught exception, a failed or 4xx/5xx load, which Chromium logs, such as the
+  /favicon.ico a page that names no icon makes it ask the site's root for). The job page also runs its job.
+A screenshot of each page goes to build/reports/e2e/<stack>-<page>.png (linked from build/reports/e2e.md), and the
+audit's findings, every impact, to the report's metrics ("browser_audit").
+
+`python -m tests.e2e.browser URL...` runs the same audit on pages served on this machine (e.g. `manage.py serve`).
 """
 
+import argparse
 import base64
 import contextlib
 import fcntl
@@ -24,6 +33,7 @@ import os
 import select
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -32,8 +42,17 @@ from urllib.parse import urlsplit
 from tests.e2e.checks import Check
 from tests.e2e.stack import PREFIX, REPORT_DIR
 
-# One Dash and one Django stack, installed as root (the --user stacks change more often): well under a minute added.
-BROWSER_STACKS = {"dash-gunicorn-nginx-systemd-sqlite", "django-uwsgi-apache-systemd-sqlite"}
+# One stack per framework: Dash and Django installed as root, Flask with Celery (the job page) as the account's own
+# systemd units (install.sh --user): about a minute added to each.
+BROWSER_STACKS = {
+    "dash-gunicorn-nginx-systemd-sqlite",
+    "django-uwsgi-apache-systemd-sqlite",
+    "flask-uwsgi-nginx-systemd-sqlite",
+}
+# axe-core as npm installs it from tests/e2e/node/package-lock.json (scripts/install-node-packages.sh).
+AXE = Path(__file__).with_name("node") / "node_modules" / "axe-core" / "axe.min.js"
+FAILING_IMPACTS = ("serious", "critical")
+JOB_TIMEOUT = 90
 # Debian's /usr/bin/chromium is a launcher script that sources /etc/chromium.d (desktop settings); run the browser.
 CHROMIUM = ("/usr/lib/chromium/chromium", "chromium")
 ACCOUNT = "nobody"
@@ -49,15 +68,20 @@ def find_chromium() -> str | None:
 
 
 class Browser:
-    """One headless Chromium in the container's network namespace, and one page (a DevTools session) in it."""
+    """One headless Chromium (in a container's network namespace) and one page (a DevTools session) in it."""
 
-    def __init__(self, leader_pid: int):
+    def __init__(self, leader_pid: int | None):
+        """In the network namespace of the container whose leader is `leader_pid`, or the host's (None)."""
         # Root's directory (its log) holding the browser account's home: root reads nothing the account can replace.
         self.workdir = Path(tempfile.mkdtemp(prefix="e2e-chromium-"))
         self.workdir.chmod(0o711)
         self.profile = self.workdir / "home"
         self.profile.mkdir(mode=0o700)
-        shutil.chown(self.profile, ACCOUNT)
+        # As root (the e2e run), Chromium runs as ACCOUNT: its sandbox does not start as root. Otherwise as oneself.
+        as_account = []
+        if os.geteuid() == 0:
+            shutil.chown(self.profile, ACCOUNT)
+            as_account = ["setpriv", f"--reuid={ACCOUNT}", "--regid=nogroup", "--clear-groups", "--"]
         to_browser_read, self.to_browser = os.pipe()
         self.from_browser, from_browser_write = os.pipe()
         # Chromium reads commands from fd 3 and writes to fd 4; bash puts the pipe ends there (dash, /bin/sh, takes
@@ -66,15 +90,16 @@ class Browser:
         os.close(to_browser_read)
         os.close(from_browser_write)
         width, height = WINDOW
+        namespace = ["nsenter", f"--target={leader_pid}", "--net", "--"] if leader_pid else []
         command = [
-            "nsenter", f"--target={leader_pid}", "--net", "--",
-            "setpriv", f"--reuid={ACCOUNT}", "--regid=nogroup", "--clear-groups", "--",
+            *namespace,
+            *as_account,
             "env", f"HOME={self.profile}",
             find_chromium(),
             "--headless", "--remote-debugging-pipe", f"--user-data-dir={self.profile}/data",
             "--no-first-run", "--no-default-browser-check", "--disable-gpu", "--hide-scrollbars",
             "--disable-extensions", "--disable-background-networking", "--disable-component-update",
-            f"--window-size={width},{height}", "about:blank",
+            "--disable-sync", f"--window-size={width},{height}", "about:blank",
         ]  # fmt: skip
         self.log = (self.workdir / "chromium.log").open("w+b")
         self.process = subprocess.Popen(
@@ -97,7 +122,8 @@ class Browser:
             target = self.send("Target.createTarget", {"url": "about:blank"}, browser=True)["targetId"]
             attached = self.send("Target.attachToTarget", {"targetId": target, "flatten": True}, browser=True)
             self.session = attached["sessionId"]
-            for domain in ("Page", "Network", "Runtime"):
+            # Log: what Chromium itself reports to the console (failed loads, blocked content).
+            for domain in ("Page", "Network", "Runtime", "Log"):
                 self.send(f"{domain}.enable")
         except BaseException:
             self.close()
@@ -156,8 +182,10 @@ class Browser:
         message, _, self.buffer = self.buffer.partition(b"\0")
         return json.loads(message)
 
-    def evaluate(self, expression: str) -> object:
-        result = self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True})
+    def evaluate(self, expression: str, *, wait: bool = False) -> object:
+        """The value of `expression` in the page; with `wait`, of the promise it returns, once settled."""
+        params = {"expression": expression, "returnByValue": True, "awaitPromise": wait}
+        result = self.send("Runtime.evaluate", params, timeout=PAGE_TIMEOUT + 60 if wait else 30)
         assert "exceptionDetails" not in result, f"{expression}: {result['exceptionDetails']}"
         return result["result"].get("value")
 
@@ -218,11 +246,14 @@ class Browser:
         return list(requests.values())
 
     def problems(self) -> list[str]:
-        """Failed loads, uncaught exceptions and console errors of the page."""
+        """Failed loads, uncaught exceptions, console errors of the page and errors Chromium logged for it."""
         found = [f"{r['method']} {r['url']}: {r['failed']}" for r in self.responses() if r["failed"]]
         for event in self.events:
             params = event.get("params", {})
-            if event["method"] == "Runtime.exceptionThrown":
+            if event["method"] == "Log.entryAdded" and params["entry"]["level"] == "error":
+                entry = params["entry"]
+                found.append(f"console ({entry['source']}): {entry['text']} {entry.get('url', '')}".rstrip())
+            elif event["method"] == "Runtime.exceptionThrown":
                 details = params["exceptionDetails"]
                 found.append(f"exception: {details.get('exception', {}).get('description') or details.get('text')}")
             elif event["method"] == "Runtime.consoleAPICalled" and params.get("type") == "error":
@@ -251,14 +282,9 @@ def record_screenshot(stack, browser: Browser, page: str) -> None:
     stack.report.metrics.setdefault("screenshots", []).append(path.name)
 
 
-def favicon_url(origin: str) -> str:
-    return f"http://{origin}/favicon.ico"
-
-
 def assert_same_origin_answers(browser: Browser, origin: str, prefix: str) -> list[dict]:
     """The page's requests to the stack: all under the prefix, none answered with an error."""
-    # Not the page's: a browser asks the site's root for /favicon.ico when a page names no icon (Django's admin).
-    own = [r for r in browser.responses() if urlsplit(r["url"]).netloc == origin and r["url"] != favicon_url(origin)]
+    own = [r for r in browser.responses() if urlsplit(r["url"]).netloc == origin]
     assert own, f"no responses from {origin}\n{browser.summary()}"
     outside = [r["url"] for r in own if not urlsplit(r["url"]).path.startswith(prefix + "/")]
     assert not outside, f"requests outside {prefix}/: {outside}"
@@ -279,7 +305,6 @@ def check_dash_page(stack) -> None:
         value = browser.wait_for(f"{SLIDER}?.getAttribute('aria-valuenow')", "the frequency slider")
         # Drawn by the callback once the browser has the layout and dependencies and has POSTed the slider's value.
         title = browser.wait_for(f"(t => t.includes(' {value} Hz') && t)({GRAPH_TITLE})", f"a graph of {value} Hz")
-        record_screenshot(stack, browser, "dash")
         callbacks = browser.wait_for_responses(f"{PREFIX}/_dash-update-component", 1)
         own = assert_same_origin_answers(browser, urlsplit(url).netloc, PREFIX)
         paths = [(r["method"], urlsplit(r["url"]).path) for r in own]
@@ -327,7 +352,6 @@ def check_admin_login(stack) -> None:
     url = page_url(stack, f"{PREFIX}/admin/login/")
     with Browser(stack.testbed.leader_pid) as browser:
         browser.open(url)
-        record_screenshot(stack, browser, "admin-login")
         style = browser.evaluate(ADMIN_STYLE)
         assert style["form"], f"no login form on the page\n{browser.summary()}"
         assert style["sheets"], "no stylesheet linked from the admin login page"
@@ -343,6 +367,84 @@ def check_admin_login(stack) -> None:
         stack.report.metrics["browser_admin"] = {"header_background": style["header"], "stylesheets": len(css)}
 
 
+# ---------------------------------------------------------------- the audit: axe-core and the console
+
+# Every rule axe-core runs by default (WCAG 2.0-2.2 A and AA, best practices); the violations, with where they are.
+AXE_RUN = """axe.run(document, {resultTypes: ['violations']}).then(results => ({
+    version: axe.version,
+    violations: results.violations.map(rule => ({
+        id: rule.id,
+        impact: rule.impact,
+        help: rule.help,
+        nodes: rule.nodes.map(node => node.target.join(' ')),
+    })),
+}))"""
+JOB_FORM = "document.getElementById('start-job')"
+JOB_RESULT = "document.querySelector('#job-status a')?.href"
+
+
+def settle(browser: Browser) -> None:
+    """Wait until the page shows what it is for: a Dash page its graph (drawn by a callback after the load event)."""
+    if browser.evaluate("!!document.getElementById('react-entry-point')"):
+        browser.wait_for(f"{GRAPH_TITLE}.includes('Hz')", "the Dash graph drawn by its callback")
+
+
+def run_job(browser: Browser) -> None:
+    """Start the background job as a person does (the form's button) and wait for the link to its image."""
+    browser.evaluate(f"{JOB_FORM}.querySelector('button[type=submit]').click()")
+    deadline = time.monotonic() + JOB_TIMEOUT
+    while not browser.evaluate(JOB_RESULT) and not browser.problems():  # problems: the audit reports them
+        assert time.monotonic() < deadline, f"the job's image link: not seen after {JOB_TIMEOUT} s\n{browser.summary()}"
+        time.sleep(0.2)
+
+
+def audit(browser: Browser) -> dict:
+    """axe-core's violations on the page as it is now, and every error the page logged so far."""
+    browser.evaluate(AXE.read_text())
+    result = browser.evaluate(AXE_RUN, wait=True)
+    return {"axe-core": result["version"], "violations": result["violations"], "console": browser.problems()}
+
+
+def audit_page(browser: Browser, url: str, *, run_jobs: bool = True) -> dict:
+    """Open `url`, let it settle, audit it; on the job page (with `run_jobs`), run the job too and audit the page
+    showing its result (violations of both states, once each)."""
+    browser.open(url)
+    settle(browser)
+    findings = audit(browser)
+    if run_jobs and browser.evaluate(f"!!{JOB_FORM}"):
+        run_job(browser)
+        after = audit(browser)
+        seen = {(rule["id"], tuple(rule["nodes"])) for rule in findings["violations"]}
+        findings["violations"] += [r for r in after["violations"] if (r["id"], tuple(r["nodes"])) not in seen]
+        findings["console"] = after["console"]
+    return findings
+
+
+def failures(findings: dict) -> list[str]:
+    """What fails the audit: violations of serious or critical impact, and any error logged."""
+    failing = [rule for rule in findings["violations"] if rule["impact"] in FAILING_IMPACTS]
+    return [f"axe {r['impact']}: {r['id']} ({r['help']}): {'; '.join(r['nodes'])}" for r in failing] + [
+        f"console: {problem}" for problem in findings["console"]
+    ]
+
+
+def audit_check(page: str, path: str):
+    """The check of one page: its findings and screenshot go to the report, its failures fail it."""
+
+    def check(stack) -> None:
+        with Browser(stack.testbed.leader_pid) as browser:
+            findings = audit_page(browser, page_url(stack, PREFIX + path))
+            record_screenshot(stack, browser, page)
+            chromium = browser.send("Browser.getVersion", browser=True)["product"]
+        audits = stack.report.metrics.setdefault("browser_audit", {})
+        audits.setdefault("pages", {})[PREFIX + path] = {"screenshot": screenshot_path(stack, page).name, **findings}
+        audits["tools"] = f"axe-core {findings['axe-core']}, {chromium} (headless)"
+        failed = failures(findings)
+        assert not failed, "\n".join(failed)
+
+    return check
+
+
 def chromium_missing() -> str:
     """Why the browser checks cannot run here, or "". Without Chromium the stack records the reason
     (report.metrics["skipped"]) instead: its test skips after its other checks ran, or fails under CI=true
@@ -352,8 +454,28 @@ def chromium_missing() -> str:
     return ""
 
 
-def browser_stack(framework: str):
-    return lambda spec: spec.name in BROWSER_STACKS and spec.framework == framework
+def axe_missing() -> str:
+    if not AXE.is_file():
+        return f"browser audit: axe-core not installed ({AXE}): run scripts/install-node-packages.sh"
+    return chromium_missing()
+
+
+def browser_stack(framework: str = ""):
+    return lambda spec: spec.name in BROWSER_STACKS and framework in ("", spec.framework)
+
+
+# Every page a browser stack serves to a person: (name, path below the prefix, which stacks have it).
+PAGES = [
+    ("home", "/", lambda spec: True),
+    ("about", "/about", lambda spec: True),
+    ("notes", "/notes", lambda spec: spec.database != "none"),
+    ("jobs", "/jobs", lambda spec: spec.celery),
+    ("admin-login", "/admin/login/", lambda spec: spec.framework == "django" and spec.database != "none"),
+]
+
+
+def page_of_browser_stack(has_page):
+    return lambda spec: browser_stack()(spec) and has_page(spec)
 
 
 CHECKS = [
@@ -371,4 +493,47 @@ CHECKS = [
         browser_stack("django"),
         unavailable=chromium_missing,
     ),
+    *(
+        Check(
+            "after_install",
+            f"browser: {page} page passes axe-core, no console errors",
+            audit_check(page, path),
+            page_of_browser_stack(has_page),
+            unavailable=axe_missing,
+        )
+        for page, path, has_page in PAGES
+    ),
 ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The audit on pages served on this machine; exits 1 if one fails."""
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.e2e.browser",
+        description="Audit pages with axe-core in headless Chromium, as the end-to-end stacks do: a violation of"
+        " serious or critical impact or any error logged to the console fails.",
+    )
+    parser.add_argument("urls", nargs="+", metavar="URL")
+    parser.add_argument("--no-jobs", action="store_true", help="do not run the job of the Celery job page")
+    parser.add_argument("--screenshots", type=Path, metavar="DIR", help="save a screenshot of each page here")
+    arguments = parser.parse_args(argv)
+    if find_chromium() is None or not AXE.is_file():
+        parser.error("needs chromium (scripts/install-system-packages.sh), axe-core (install-node-packages.sh)")
+    failed = False
+    for number, url in enumerate(arguments.urls, 1):
+        with Browser(None) as browser:
+            findings = audit_page(browser, url, run_jobs=not arguments.no_jobs)
+            if arguments.screenshots:
+                browser.screenshot(arguments.screenshots / f"page-{number}.png")
+        failing = failures(findings)
+        failed = failed or bool(failing)
+        print(f"{url}: {'FAILED' if failing else 'passed'} (axe-core {findings['axe-core']})")
+        for rule in findings["violations"]:
+            print(f"  axe {rule['impact']}: {rule['id']} ({rule['help']}): {'; '.join(rule['nodes'])}")
+        for problem in findings["console"]:
+            print(f"  console: {problem}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+from tests.e2e.browser import FAILING_IMPACTS
 from tests.e2e.stack import REPORT_DIR
 
 SUMMARY_JSON = REPORT_DIR.parent / "e2e.json"
@@ -45,6 +46,43 @@ def screenshots(results: list[dict]) -> list[str]:
     return lines
 
 
+def audits(results: list[dict]) -> list[str]:
+    """Each audited page's findings (tests/e2e/browser.py): what failed it, what did not, what it logged."""
+    audited = [
+        (result["name"], result["metrics"]["browser_audit"])
+        for result in results
+        if "browser_audit" in result["metrics"]
+    ]
+    if not audited:
+        return []
+    tools = sorted({audit["tools"] for _, audit in audited if "tools" in audit})
+    lines = [
+        "## Accessibility and the console",
+        "",
+        f"Every page of the browser stacks audited in the page: {'; '.join(tools)}. A violation of"
+        f" {' or '.join(FAILING_IMPACTS)} impact fails the page, as does any error logged to its console.",
+        "",
+        "| stack | page | failing | other violations | console errors | screenshot |",
+        "|---|---|---|---|---|---|",
+    ]
+    for stack, audit in audited:
+        for page, findings in audit.get("pages", {}).items():
+            failing = [f"{r['impact']}: {r['id']}" for r in findings["violations"] if r["impact"] in FAILING_IMPACTS]
+            other = [f"{r['impact']}: {r['id']}" for r in findings["violations"] if r["impact"] not in FAILING_IMPACTS]
+            console = [problem.replace("|", "\\|") for problem in findings["console"]]
+            shot = f"[{findings['screenshot']}]({REPORT_DIR.name}/{findings['screenshot']})"
+            cells = [
+                stack,
+                page,
+                ", ".join(failing) or "none",
+                ", ".join(other) or "none",
+                "; ".join(console) or "none",
+                shot,
+            ]
+            lines.append("| " + " | ".join(cells) + " |")
+    return [*lines, ""]
+
+
 def write_summary(since: float = 0.0) -> Path | None:
     """The table for the stacks whose results were written after `since` (this session's); None if there are none."""
     results = []
@@ -70,6 +108,7 @@ def write_summary(since: float = 0.0) -> Path | None:
         "|---|---|---|---|---|---|---|---|---|---|",
         *(row(result) for result in results),
         "",
+        *audits(results),
         *screenshots(results),
     ]
     SUMMARY_MD.write_text("\n".join(lines))
