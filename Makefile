@@ -54,7 +54,8 @@ copier.yml: tools
 bench: tools
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
-# docs/questions.md is generated from cookiecutter.json, the plugins and the template tree.
+# docs/questions.md and the questions table of README.md are generated from cookiecutter.json, the hooks and the
+# template tree.
 docs/questions.md: tools
 	$(BIN)/python scripts/generate_questions_doc.py
 

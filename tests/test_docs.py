@@ -1,5 +1,5 @@
 """The documentation site builds with `mkdocs build --strict`, every page is in the navigation, and the questions
-page generated from cookiecutter.json is current."""
+page and README.md's questions table, generated from cookiecutter.json, are current."""
 
 import os
 import subprocess
@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from scripts.generate_questions_doc import OUTPUT, render
-from tests.render import TEMPLATE_ROOT
+from scripts.generate_questions_doc import OUTPUT, README, readme_with_table, render
+from tests.render import PROMPTS, TEMPLATE_ROOT
 
 DOCS = TEMPLATE_ROOT / "docs"
 
@@ -25,6 +25,13 @@ def nav_pages(entries) -> list[str]:
 
 def test_questions_page_is_current():
     assert OUTPUT.read_text() == render(), "docs/questions.md is stale: run `make docs/questions.md`"
+
+
+def test_readme_questions_table_is_current_and_complete():
+    readme = README.read_text()
+    assert readme == readme_with_table(readme), "README.md's questions table is stale: run `make docs/questions.md`"
+    questions = [key for key in PROMPTS if not key.startswith("_")]
+    assert [row.split("`")[1] for row in readme.splitlines() if row.startswith("| `")][: len(questions)] == questions
 
 
 def test_every_page_is_in_the_navigation():
