@@ -9,7 +9,7 @@ DEMO_VENV := $(DEMO)/venv
 PIP_QUIET := --quiet --disable-pip-version-check
 PORT ?= 8000
 
-.PHONY: demo test lint bench copier.yml docs/questions.md docs tools clean
+.PHONY: demo test lint bench copier.yml docs/questions.md docs/reference docs tools clean
 
 # Generate a project from this checkout with the default answers and serve it on 127.0.0.1:$(PORT) with its
 # production server. It installs only what that needs: cookiecutter (the `demo` group of pyproject.toml) and the
@@ -58,6 +58,10 @@ bench: tools
 # template tree.
 docs/questions.md: tools
 	$(BIN)/python scripts/generate_questions_doc.py
+
+# docs/reference/ (a generated project file by file, the settings of .env) is generated from generated projects.
+docs/reference: tools
+	$(BIN)/python scripts/generate_reference_docs.py
 
 # The documentation site, served on http://127.0.0.1:8001/ while you edit docs/.
 docs: tools
