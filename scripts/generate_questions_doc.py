@@ -59,8 +59,9 @@ Both tools ask the same questions, in this order (copier.yml is generated from c
 command line to skip the prompts: `cookiecutter --no-input . framework=django url_prefix=/eegqc` or
 `copier copy --trust -d framework=django -d url_prefix=/eegqc SOURCE DESTINATION`.
 
-A combination that cannot work is refused before anything is written; the rules are listed under each value, exactly
-as the error message gives them.
+A combination that cannot work is refused and leaves nothing behind (cookiecutter checks before it writes; copier
+writes first, and its task takes the files back); the rules are listed under each value, exactly as the error message
+gives them.
 """
 
 
