@@ -102,7 +102,11 @@ def remove_created(project: Path, answers: dict, answers_file: str) -> list[Path
 
 def take_back(project: Path, answers: dict, answers_file: str) -> None:
     """Remove what this run wrote and say what happened, on stderr beside the refusal."""
-    removed = remove_created(project, answers, answers_file)
+    try:
+        removed = remove_created(project, answers, answers_file)
+    except (OSError, ValueError) as error:  # the refusal stays the message; this only says what is left
+        print(f"copier's files in {project} could not all be removed ({error})", file=sys.stderr)
+        return
     if removed is None:
         print(
             f"copier wrote the project's files into {project} before the answers could be checked, and this system "
