@@ -126,6 +126,8 @@ def ensure_directories(d: Deploy, data_dirs: list[str], root_dirs: list[tuple[st
     if d.user:
         account_directories(d, data_dirs)
         return
+    # The code's directory: root's, open to pass through (the release inside is the app group's alone).
+    directory(d, layout.APP_DIR, "0755", "root")
     directory(d, layout.STATE_DIR, "0750", layout.APP_NAME)
     for path in data_dirs:
         directory(d, path, "2750", layout.APP_NAME)
