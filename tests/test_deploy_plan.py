@@ -1182,7 +1182,10 @@ def test_deploy_code_holds_nothing_for_values_not_chosen(tmp_path, answers):
 def test_pyinfra_pin_is_the_deploy_s(default_project):
     """The tests run the deploy with the pyinfra it pins (deploy/requirements.txt): the dev group pins the same."""
     dev = tomllib.loads((TEMPLATE_ROOT / "pyproject.toml").read_text())["dependency-groups"]["dev"]
-    [tools_pin] = [requirement for requirement in dev if re.match(r"pyinfra\b", requirement)]
+    # (entries that are not strings include another group)
+    [tools_pin] = [
+        requirement for requirement in dev if isinstance(requirement, str) and re.match(r"pyinfra\b", requirement)
+    ]
     deploy_pins = [line for line in (default_project / "deploy" / "requirements.txt").read_text().splitlines()
                    if re.match(r"pyinfra\b", line)]  # fmt: skip
     assert deploy_pins == [tools_pin] and tools_pin.startswith("pyinfra==")
