@@ -1,4 +1,4 @@
-"""Deploy {{ cookiecutter.project_name }}: run by deploy/install.sh in the deploy tools' own virtualenv (deploy/requirements.txt)."""
+"""The deploy: run by deploy/install.sh in the deploy tools' own virtualenv (deploy/requirements.txt)."""
 
 import sys
 from pathlib import Path

@@ -14,7 +14,10 @@ from collections.abc import Callable
 {% set named = named + [('server_' ~ cookiecutter.server, 'server')] %}
 {% endif %}
 {% if cookiecutter.proxy != 'none' %}
-{% set plain = plain + ['firewall', 'proxy', 'selinux'] %}
+{% set plain = plain + ['firewall', 'proxy'] %}
+{% if cookiecutter.proxy in ['nginx', 'apache'] %}
+{% set plain = plain + ['selinux'] %}
+{% endif %}
 {% set named = named + [('proxy_' ~ cookiecutter.proxy, 'proxy_site')] %}
 {% endif %}
 {% if cookiecutter.database in ['sqlite', 'postgresql'] %}
@@ -72,7 +75,9 @@ def packages(d: Deploy) -> list[Packages]:
 {% endif %}
 {% if cookiecutter.proxy != 'none' %}
         proxy_site.PACKAGES,
+{% if cookiecutter.proxy in ['nginx', 'apache'] %}
         selinux.PACKAGES,
+{% endif %}
 {% endif %}
 {% if cookiecutter.tls == 'certbot' %}
         tls.PACKAGES,
@@ -206,13 +211,14 @@ def phases(d: Deploy) -> list[tuple[str, list[Step]]]:
         (
             "prepare",
             [
-{% if cookiecutter.proxy != 'none' %}
-                selinux.configure,
-{% endif %}
 {% if cookiecutter.database in ['sqlite', 'postgresql'] %}
                 backups.before_migrating,  # before the migrations below
 {% endif %}
                 framework.prepare,
+{% if cookiecutter.proxy in ['nginx', 'apache'] %}
+                # After the static files are collected: the module labels them too; before the app starts.
+                selinux.configure,
+{% endif %}
             ],
         ),
         ("live", [releases.go_live]),
