@@ -37,6 +37,8 @@ KIND_BY_NAME = {
     "apache-shared-site.conf": "apache-shared",
     "supervisord.conf": "supervisord",
     "install.sh": "install",
+    "deploy.py": "deploy-python",
+    "requirements.txt": "deploy-requirements",
     "postgresql.sql": "postgresql",
     "maintenance.html": "maintenance",
 }
@@ -45,10 +47,8 @@ MATRIX_KEYS = ("framework", "server", "proxy", "supervisor", "database", "bind",
 
 def kind_of(name: str) -> str:
     """The kind of a rendered deploy/ file, by its path under deploy/."""
-    if name == "steps/project.sh":
-        return "install-project"
-    if name.startswith("steps/"):
-        return "install-step"
+    if name.startswith("engine/"):
+        return "deploy-python"
     if name.endswith(".service"):
         return "systemd"
     if name.endswith(".socket"):
@@ -164,14 +164,32 @@ class UniqueFile:
         return label(self.combos[0])
 
 
-# steps/project.sh differs between combinations only in its answer constants (KEY="value" lines).
-ANSWER_CONSTANT = re.compile(r'^[A-Z_]+="[^"]*"$', re.MULTILINE)
-SAFE_CONSTANT = re.compile(r'^[A-Z_]+="[A-Za-z0-9@._/:+ -]*"$')
+# deploy/engine/layout.py: the answers the deploy needs, as string constants (NAME: Final = "value"). The engine writes
+# them into shell commands as they are, so each value must be one shell word that needs no quoting (nor escaping in a
+# Python string).
+LAYOUT_CONSTANT = re.compile(r'^([A-Z_]+): Final = "([^"\n]*)"$', re.MULTILINE)
+SHELL_WORD = re.compile(r"[\w@%+=:,./-]*")
+# The constants made from answers: layout.py must keep them in that form for the check above to see them.
+ANSWER_CONSTANTS = {"APP_NAME", "PACKAGE", "DOMAIN", "ADMIN_EMAIL", "URL_PREFIX", "APP_DIR", "CODE_DIR", "STATE_DIR",
+                    "RUN_DIR", "LOG_DIR"}  # fmt: skip
+
+
+def layout_constants(files: dict[str, str]) -> dict[str, str]:
+    """deploy/engine/layout.py's string constants: {NAME: value}."""
+    return dict(LAYOUT_CONSTANT.findall(files["engine/layout.py"]))
+
+
+def layout_problems(files: dict[str, str]) -> list[str]:
+    """deploy/engine/layout.py: each answer's constant there, and each value one shell word that needs no quoting
+    (the engine writes them into commands as they are)."""
+    constants = layout_constants(files)
+    problems = [f'layout.py: no constant {name} = "..."' for name in sorted(ANSWER_CONSTANTS - set(constants))]
+    problems += [f"layout.py: {name} = {value!r} needs quoting in a shell command"
+                 for name, value in constants.items() if not SHELL_WORD.fullmatch(value)]  # fmt: skip
+    return problems
 
 
 def dedup_key(kind: str, content: str) -> str:
-    if kind == "install-project":
-        content = ANSWER_CONSTANT.sub("CONSTANT", content)
     return hashlib.sha256(f"{kind}\0{content}".encode()).hexdigest()
 
 

@@ -1,11 +1,13 @@
 """deploy/ for every accepted combination, each distinct file checked by the real tool that reads it.
 
-The matrix is framework x server x proxy x supervisor x database x bind x tls x url_prefix ("/" and "/eegqc"),
-less the combinations the hooks refuse (1,404 today), rendered in memory (tests/deploy_support.py) and validated once
-per distinct content.
+The matrix is framework x server x proxy x supervisor x database x bind x tls x task_queue x url_prefix ("/" and
+"/eegqc"), plus websockets=channels on the axes it meets, less the combinations the hooks refuse (2,832 today),
+rendered in memory (tests/deploy_support.py) and validated once per distinct content. The deploy's own code
+(install.sh, deploy.py, deploy/engine/) is linted in tests/test_deploy_code.py.
 Tests named *_rejects_* prove each check bites on a deliberately broken file.
 """
 
+import ast
 import math
 import re
 from pathlib import Path
@@ -16,10 +18,8 @@ from hooks.wsgi_hooks.plugins.proxy_apache import site_modules
 from hooks.wsgi_hooks.validate import BACKUP_SCHEDULES
 from tests import validators
 from tests.deploy_support import (
-    ANSWER_CONSTANT,
     MATRIX_KEYS,
     PREFIXES,
-    SAFE_CONSTANT,
     DeployRenderer,
     UniqueFile,
     apache_modules,
@@ -27,6 +27,8 @@ from tests.deploy_support import (
     full_deploy_matrix,
     kind_of,
     label,
+    layout_constants,
+    layout_problems,
     make_scratch_tree,
     params,
     relocate,
@@ -87,7 +89,7 @@ def test_matrix_covers_every_accepted_combination():
     kinds = {kind: len(files) for kind, files in unique_files().items()}
     assert set(kinds) == {
         "gunicorn", "uwsgi", "nginx", "nginx-shared", "apache", "apache-shared", "systemd", "systemd-socket",
-        "systemd-system-drop-in", "systemd-timer", "supervisord", "install", "install-project", "install-step",
+        "systemd-system-drop-in", "systemd-timer", "supervisord", "install", "deploy-python", "deploy-requirements",
         "postgresql", "maintenance", "selinux-module", "selinux-contexts",
     }  # fmt: skip
 
@@ -275,9 +277,39 @@ def consistency_problems(answers: dict, files: dict[str, str]) -> list[str]:
                    "celery worker: TERM, Celery's warm shutdown")  # fmt: skip
             expect(f"--app {PACKAGE}.worker worker " in worker, "celery worker: the worker module")
     problems += websocket_problems(answers, files)
-    for line in ANSWER_CONSTANT.findall(files["steps/project.sh"]):
-        expect(SAFE_CONSTANT.match(line) is not None, f"install.sh: constant needs quoting: {line}")
+    problems += layout_problems(files)
     return problems
+
+
+def test_layout_check_rejects_a_value_that_needs_quoting_and_a_missing_constant():
+    files = DeployRenderer().render({})
+    assert layout_problems(files) == []
+    layout = files["engine/layout.py"]
+    domain = f'DOMAIN: Final = "{layout_constants(files)["DOMAIN"]}"'
+    assert domain in layout
+    spaced = {**files, "engine/layout.py": layout.replace(domain, 'DOMAIN: Final = "lab example.org"')}
+    assert layout_problems(spaced) == ["layout.py: DOMAIN = 'lab example.org' needs quoting in a shell command"]
+    typed = {**files, "engine/layout.py": layout.replace(domain, 'DOMAIN: Final[str] = "localhost"')}
+    assert layout_problems(typed) == ['layout.py: no constant DOMAIN = "..."']
+
+
+def python_strings(source: str, constants: dict[str, str]) -> list[str]:
+    """Every string a Python module spells out, an f-string's `{layout.NAME}` replaced with the constant's value
+    (other expressions stay `{...}`): what it prints, as far as its text says."""
+
+    def text(node: ast.expr) -> str:
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return node.value
+        if isinstance(node, ast.FormattedValue):
+            value = node.value
+            if isinstance(value, ast.Attribute) and isinstance(value.value, ast.Name) and value.value.id == "layout":
+                return constants.get(value.attr, "{...}")
+            return "{...}"
+        if isinstance(node, ast.JoinedStr):
+            return "".join(text(part) for part in node.values)
+        return ""
+
+    return [text(node) for node in ast.walk(ast.parse(source)) if isinstance(node, ast.JoinedStr | ast.Constant)]
 
 
 WEBSOCKET_LINES = re.compile(r"^ *# Websockets \(Django Channels\).*?^ *(?:\}|ProxyPass [^\n]*)\n", re.M | re.S)
@@ -324,7 +356,8 @@ def websocket_problems(answers: dict, files: dict[str, str]) -> list[str]:
     program = {
         "systemd": files.get(f"{SLUG}-daphne.service", ""),
         "supervisord": files.get("supervisord.conf", "").partition(f"[program:{SLUG}-daphne]")[2],
-        "none": files.get("steps/websockets-channels.sh", "").replace("$RUN_DIR", f"/run/{SLUG}"),  # the printed one
+        # supervisor=none: the command its summary prints
+        "none": "\n".join(python_strings(files.get("engine/websockets_channels.py", ""), layout_constants(files))),
     }[answers["supervisor"]]
     expect(endpoint in program, f"{answers['supervisor']}: Daphne listens where the proxy connects")
     if answers["supervisor"] == "systemd":
@@ -350,6 +383,12 @@ def test_websocket_checks_reject_a_missing_upgrade_a_late_proxypass_and_another_
     other_socket = files["nginx"][f"{SLUG}-daphne.service"].replace("daphne.sock", "asgi.sock")
     assert websocket_problems(nginx, {**files["nginx"], f"{SLUG}-daphne.service": other_socket})
     assert websocket_problems({**nginx, "websockets": "none"}, files["nginx"]), "Daphne's files without channels"
+    # supervisor=none: the command deploy/engine/websockets_channels.py prints, read from its strings.
+    printed = {**base, "proxy": "nginx", "supervisor": "none"}
+    files["none"] = renderer.render(printed)
+    assert websocket_problems(printed, files["none"]) == []
+    module = files["none"]["engine/websockets_channels.py"].replace("daphne.sock", "asgi.sock")
+    assert websocket_problems(printed, {**files["none"], "engine/websockets_channels.py": module})
 
 
 def test_one_answer_set_drives_every_file():
@@ -618,30 +657,6 @@ def test_supervisord_parser_rejects_a_bad_signal_and_an_unknown_key(scratch, cer
     bad_signal = re.sub(r"^stopsignal=\w+$", "stopsignal=GRACEFUL", program, flags=re.M)
     assert not validators.supervisord_parse(bad_signal, scratch).ok
     assert not validators.supervisord_parse(program.replace("stopasgroup=", "stop_as_group="), scratch).ok
-
-
-# ---------------------------------------------------------------- install.sh
-def write_deploy_dir(scratch: Path, files: dict[str, str]) -> Path:
-    deploy = scratch / "deploy"
-    for name, content in files.items():
-        (deploy / name).parent.mkdir(parents=True, exist_ok=True)
-        (deploy / name).write_text(content)
-    return deploy
-
-
-@pytest.mark.parametrize("unique", params("install") + params("install-project") + params("install-step"))
-def test_install_script_and_steps_pass_shellcheck(unique, scratch):
-    """install.sh with the steps it sources; each step file on its own too."""
-    deploy = write_deploy_dir(scratch, {**unique.companion, unique.name: unique.content})
-    check = validators.shellcheck(deploy / unique.name)
-    assert check.ok, check
-
-
-def test_shellcheck_rejects_an_unquoted_variable(scratch):
-    step = next(unique for unique in unique_files()["install-step"] if 'rm -f "$enabled_link"' in unique.content)
-    broken = step.content.replace('rm -f "$enabled_link"', "rm -f $enabled_link", 1)
-    deploy = write_deploy_dir(scratch, {**step.companion, step.name: broken})
-    assert not validators.shellcheck(deploy / step.name).ok
 
 
 # ---------------------------------------------------------------- postgresql.sql

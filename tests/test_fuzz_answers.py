@@ -6,8 +6,9 @@ value and some outside the lists. The hooks' own rule predicts the outcome; the 
 
 - refused: non-zero exit, one `error: <question>: ...` line per problem the rule names, and nothing on disk;
 - accepted: the project's nginx.conf passes `nginx -t`, apache.conf `apache2 -t`, the systemd unit and socket
-  `systemd-analyze verify`, install.sh and its steps shellcheck, the Python ruff (as tests/test_deploy_files.py runs
-  them, on files relocated into a scratch tree).
+  `systemd-analyze verify`, install.sh shellcheck, the Python ruff (as tests/test_deploy_files.py and
+  tests/test_deploy_code.py run them, on files relocated into a scratch tree), and the answers the deploy engine writes
+  into its commands (deploy/engine/layout.py) are shell words that need no quoting.
 
 500 examples in 10 shards of 50 with fixed seeds, so `-n 2` spreads them and a failure reproduces.
 """
@@ -26,7 +27,13 @@ from hypothesis import strategies as st
 
 from hooks.wsgi_hooks import validate
 from tests import validators
-from tests.deploy_support import apache_modules, make_scratch_tree, relocate, self_signed_certificate
+from tests.deploy_support import (
+    apache_modules,
+    layout_problems,
+    make_scratch_tree,
+    relocate,
+    self_signed_certificate,
+)
 from tests.project_checks import ruff_problems
 from tests.render import CHOICES, PROMPTS, TEMPLATE_ROOT, generate_with_cli, hook_answers, option_problems, valid_for
 from tests.template_versions import copy_working_tree
@@ -223,13 +230,10 @@ def deploy_problems(project: Path, answers: dict, scratch_root: Path, certificat
     for name in units[:2]:
         key = ["systemd", name, *(anonymous((scratch / unit).read_text()) for unit in units)]
         checks.append(once(key, lambda name=name: validators.systemd_verify(scratch / name)))
-    scripts = [deploy / "install.sh", *sorted((deploy / "steps").glob("*.sh"))]
-    for script in scripts:
-        # install.sh reads the steps it sources; a step is read on its own
-        sources = scripts if script.name == "install.sh" else [script]
-        key = ["shellcheck", script.name, *(path.read_text() for path in sources)]
-        checks.append(once(key, lambda script=script: validators.shellcheck(script)))
+    script = deploy / "install.sh"
+    checks.append(once(["shellcheck", script.read_text()], lambda: validators.shellcheck(script)))
     problems = [str(check) for check in checks if not check.ok]
+    problems += layout_problems({"engine/layout.py": (deploy / "engine" / "layout.py").read_text()})
     if ruff := ruff_problems(project):
         problems.append(f"ruff:\n{ruff}")
     return problems

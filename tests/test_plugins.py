@@ -1,8 +1,9 @@
-"""A new option value needs template files plus one plugin module, and no edit to the hooks' core.
+"""A new option value needs template files plus one plugin module, and no edit to the hooks' core nor to the deploy
+engine's plan.
 
 The test copies the template, adds a throwaway proxy value "caddy" (its choice in cookiecutter.json, copier.yml
-regenerated from it, a template file, a plugin module and its deploy step), generates with both tools and runs the
-generated installer's dry run.
+regenerated from it, a template file, a plugin module and its deploy engine module), generates with both tools and runs
+the generated deploy on pyinfra's @fake host (tests/fake_deploy.py).
 """
 
 import json
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from scripts.generate_copier_yml import generate as generate_copier_yml
+from tests.fake_deploy import fake_deploy
 from tests.render import TEMPLATE_ROOT, generate_with_cli
 
 PLUGIN = '''"""Throwaway plugin for the test: proxy=caddy."""
@@ -31,21 +33,27 @@ def next_steps(answers):
     yield "caddy run --config deploy/Caddyfile"
 '''
 
-# The deploy step: deploy/install.sh finds it in deploy/steps/ and runs it in its proxy phase.
-CADDY_STEP = """\
-# shellcheck shell=bash
-# Caddy in front: deploy/Caddyfile becomes a site of the server's Caddy.
-need_packages debian caddy
-need_packages rhel caddy
-os_value debian PROXY_USER caddy
-os_value rhel PROXY_USER caddy
+# The deploy engine's module for the value: deploy/engine/plan.py imports proxy_<value> as the proxy's site and calls
+# what every proxy module has (PACKAGES, proxy_user, site) in its proxy phase.
+CADDY_MODULE = '''"""Caddy in front: deploy/Caddyfile becomes a site of the server's Caddy."""
 
-caddy_site() {
-    publish_site "$ROOT$CODE_DIR/deploy/Caddyfile" "/etc/caddy/sites/$APP_NAME.caddy" "" "caddy validate" caddy
-}
+from __future__ import annotations
 
-on proxy caddy_site
-"""
+from . import layout, proxy
+from .context import Deploy
+from .pieces import Packages
+
+PACKAGES = Packages(debian=("caddy",), rhel=("caddy",))
+
+
+def proxy_user(d: Deploy) -> str:
+    return "caddy"
+
+
+def site(d: Deploy) -> None:
+    target = f"/etc/caddy/sites/{layout.APP_NAME}.caddy"
+    proxy.publish(d, proxy.Site([("Caddyfile", target)], "", "caddy validate", "caddy"))
+'''
 QUESTION_FILES = {"cookiecutter.json", "copier.yml"}
 
 
@@ -53,21 +61,24 @@ QUESTION_FILES = {"cookiecutter.json", "copier.yml"}
 def template_with_caddy(tmp_path_factory):
     template = tmp_path_factory.mktemp("template") / "template"
     shutil.copytree(TEMPLATE_ROOT, template, ignore=shutil.ignore_patterns(".git", "build", ".venv", "__pycache__"))
-    core_files = {path: path.read_bytes() for path in (template / "hooks").rglob("*.py")}
+    deploy = template / "{{cookiecutter.project_slug}}" / "deploy"
+    # The hooks' core, and the deploy engine's plan and every module it has (glob: a file name is a Jinja template).
+    core = [*(template / "hooks").rglob("*.py"), *(deploy / "engine").glob("*.py")]
+    core_files = {path: path.read_bytes() for path in core}
+    assert deploy / "engine" / "plan.py" in core_files
 
     prompts = json.loads((template / "cookiecutter.json").read_text())
     prompts["proxy"].append("caddy")
     (template / "cookiecutter.json").write_text(json.dumps(prompts, indent=2) + "\n")
     assert generate_copier_yml(template), "the new choice reaches copier.yml"
-    deploy = template / "{{cookiecutter.project_slug}}" / "deploy"
-    deploy.mkdir(exist_ok=True)
     (deploy / "{% if cookiecutter.proxy == 'caddy' %}Caddyfile{% endif %}").write_text(
         "{{ cookiecutter.domain_name }} {\n  reverse_proxy 127.0.0.1:{{ cookiecutter.port }}\n}\n"
     )
     (template / "hooks" / "wsgi_hooks" / "plugins" / "proxy_caddy.py").write_text(PLUGIN)
-    (deploy / "steps" / "{% if cookiecutter.proxy == 'caddy' %}proxy-caddy.sh{% endif %}").write_text(CADDY_STEP)
+    (deploy / "engine" / "{% if cookiecutter.proxy == 'caddy' %}proxy_caddy.py{% endif %}").write_text(CADDY_MODULE)
 
-    assert all(path.read_bytes() == content for path, content in core_files.items()), "no existing hook file changed"
+    changed = [str(path) for path, content in core_files.items() if path.read_bytes() != content]
+    assert changed == [], "an existing hook or engine file changed"
     subprocess.run(["git", "init", "-q"], cwd=template, check=True)
     subprocess.run(["git", "add", "-A"], cwd=template, check=True)
     subprocess.run(
@@ -122,20 +133,21 @@ def test_only_the_question_list_and_the_files_named_after_the_value_mention_it(t
     assert mentions - named == QUESTION_FILES
 
 
-def test_the_installer_runs_the_new_values_step(tmp_path, template_with_caddy):
+@pytest.mark.parametrize("family", ["debian", "rhel"])
+def test_the_deploy_runs_the_new_values_module(tmp_path, template_with_caddy, family):
     project = tmp_path / "my-web-app"
     result = generate("cookiecutter", template_with_caddy, project, "proxy=caddy", "url_prefix=/eegqc")
     assert result.returncode == 0, result.stderr
-    root = tmp_path / "root"
-    install = subprocess.run(
-        ["bash", str(project / "deploy" / "install.sh"), "--root", str(root), "--os", "debian"],
-        capture_output=True, text=True, check=False, timeout=120,
-    )  # fmt: skip
-    assert install.returncode == 0, install.stdout + install.stderr
-    assert install.stderr == ""
-    assert "apt-get install -y -q python3 python3-venv curl caddy" in install.stdout
-    assert "would run: usermod --append --groups my-web-app caddy" in install.stdout
-    assert "would run: caddy validate\n" in install.stdout
-    assert "would run: systemctl reload-or-restart caddy" in install.stdout
-    site = root / "etc" / "caddy" / "sites" / "my-web-app.caddy"
-    assert site.read_text() == (project / "deploy" / "Caddyfile").read_text()
+    run = fake_deploy(project, family)
+    assert run.returncode == 0 and run.stderr == "", run
+    install = {"debian": "env DEBIAN_FRONTEND=noninteractive apt-get install -y -q ", "rhel": "dnf install -y "}[family]
+    packages = next(command for command in run.ran() if command.startswith(install)).split()
+    assert "caddy" in packages
+    assert "usermod --append --groups my-web-app caddy" in run.ran()
+    # The site is installed, tested by the proxy's own check, and the proxy reloaded.
+    site = "/etc/caddy/sites/my-web-app.caddy"
+    assert run.uploads[site] == (project / "deploy" / "Caddyfile").read_text()
+    assert f"install.sh: installed {site}" in run.lines()
+    tested = run.commands.index("caddy validate 2>&1 >/dev/null", run.commands.index(f"upload {site}"))
+    reloaded = run.commands.index("systemctl reload-or-restart caddy")
+    assert tested < reloaded, "the proxy reloaded before its check of the new site"

@@ -16,6 +16,7 @@ import pytest
 
 from tests import validators
 from tests.deploy_support import UniqueFile, params, rendered_matrix, unique_files
+from tests.fake_deploy import fake_deploy
 from tests.render import render_cookiecutter
 
 pytestmark = pytest.mark.deploy
@@ -169,24 +170,15 @@ RHEL_STACKS = [
 ]  # fmt: skip
 
 
-def dry_run(project: Path, root: Path, family: str) -> list[str]:
-    result = subprocess.run(
-        ["bash", str(project / "deploy" / "install.sh"), "--root", str(root), "--os", family],
-        capture_output=True, text=True, check=False, timeout=120,
-    )  # fmt: skip
-    assert result.returncode == 0 and result.stderr == "", result
-    return result.stdout.splitlines()
-
-
 @pytest.mark.parametrize("answers", RHEL_STACKS, ids=["nginx-unix-systemd", "apache-tcp-supervisord"])
-def test_rhel_dry_run_prints_the_selinux_commands_and_installs_their_packages(answers, tmp_path):
+def test_rhel_install_runs_the_selinux_commands_and_installs_their_packages(answers, tmp_path):
+    """A first install on a RHEL server with SELinux enabled (pyinfra's @fake host: tests/fake_deploy.py)."""
     project = render_cookiecutter(tmp_path, **answers)
-    lines = dry_run(project, tmp_path / "root", "rhel")
-    commands = [line.removeprefix("would run: ") for line in lines if line.startswith("would run: ")]
+    run = fake_deploy(project, "rhel")
+    assert run.returncode == 0 and run.stderr == "", run
+    lines, commands = run.lines(), run.ran()
     packages = next(command for command in commands if command.startswith("dnf install -y ")).split()[3:]
-    start = lines.index("install.sh: SELinux: when it is enabled on the server:")
-    selinux = [line.removeprefix("would run: ") for line in lines[start + 1 :] if line.startswith("would run: ")]
-    selinux = [command for command in selinux if command.split()[0] in RHEL_PACKAGE_OF]
+    selinux = [command for command in commands if command.split()[0] in RHEL_PACKAGE_OF]
     module = f"/usr/local/share/selinux/{SLUG}/{NAME}_proxy"
     assert selinux[:3] == [
         f"checkmodule -M -m -o {module}.mod {module}.te",
@@ -198,31 +190,33 @@ def test_rhel_dry_run_prints_the_selinux_commands_and_installs_their_packages(an
             assert RHEL_PACKAGE_OF[part.split()[0]] in packages, (part, packages)
     # The module is loaded before the app starts (the app's domain comes from the labels).
     starts = [i for i, line in enumerate(lines) if re.search(r"systemctl (restart|enable --now) \S+$", line)]
-    assert lines.index(f"would run: semodule -i {module}.pp") < min(starts)
+    assert lines.index(f"+ semodule -i {module}.pp") < min(starts)
     # What root builds from is its own copy of the rendered sources.
     for suffix in ("te", "fc"):
-        copy = (tmp_path / "root" / module.lstrip("/")).with_suffix(f".{suffix}")
-        assert copy.read_text() == (project / "deploy" / f"{MODULE}.{suffix}").read_text()
+        assert run.uploads[f"{module}.{suffix}"] == (project / "deploy" / f"{MODULE}.{suffix}").read_text()
     labels = [command for command in selinux if command.startswith("semanage port ")]
     if answers["bind"] == "tcp":
         validators.require_tool("semanage", "policycoreutils-python-utils")
         assert len(labels) == 1 and f"type {NAME}_app_port_t;" in (project / "deploy" / f"{MODULE}.te").read_text()
         for part in labels[0].split(" || "):
+            words = [word for word in part.split() if not word.startswith("2>")]  # the redirection is the shell's
             parsed = subprocess.run(
-                ["/usr/bin/python3", "-Es", "-c", SEMANAGE_PARSE, *part.split()[1:]],
+                ["/usr/bin/python3", "-Es", "-c", SEMANAGE_PARSE, *words[1:]],
                 capture_output=True, text=True, check=False,
             )  # fmt: skip
             assert parsed.returncode == 0 and parsed.stderr == "", parsed
             assert parsed.stdout.split()[2:] == [f"{NAME}_app_port_t", "tcp", answers["port"]], parsed.stdout
     else:
         assert labels == []
-    assert f"would run: restorecon -R /srv/{SLUG} /run/{SLUG} /var/lib/{SLUG}/media /var/lib/{SLUG}/protected" in lines
+    assert f"+ restorecon -R /srv/{SLUG} /run/{SLUG} /var/lib/{SLUG}/media /var/lib/{SLUG}/protected" in lines
 
 
-def test_debian_dry_run_skips_selinux_in_one_line(tmp_path):
+def test_debian_install_skips_selinux_in_one_line(tmp_path):
     project = render_cookiecutter(tmp_path, **RHEL_STACKS[0])
-    lines = dry_run(project, tmp_path / "root", "debian")
-    assert [line for line in lines if "SELinux" in line] == [
+    run = fake_deploy(project, "debian")
+    assert run.returncode == 0 and run.stderr == "", run
+    assert [line for line in run.lines() if "SELinux" in line] == [
         "install.sh: SELinux: the policy module is for RHEL-family systems; skipped"
     ]
-    assert not any(line.split()[2:3] and line.split()[2] in RHEL_PACKAGE_OF for line in lines)
+    assert not any(command.split()[0] in RHEL_PACKAGE_OF for command in run.commands)
+    assert not any("selinux" in destination for destination in run.uploads)

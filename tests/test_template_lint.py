@@ -1,9 +1,10 @@
 """Every Python and shell file of the template is linted as what it is, in at least one place.
 
-The app's files are Jinja templates: ruff sees them rendered (test_matrix.py, every accepted combination) and
-shellcheck sees deploy/install.sh and deploy/steps/*.sh rendered (test_deploy_files.py, the whole deploy matrix).
-This module proves each such file is rendered by at least one of those combinations, and lints the template's own
-code (hooks, local Jinja extension, tests, scripts), which no rendering reaches.
+The app's files are Jinja templates: ruff sees them rendered (test_matrix.py, every accepted combination); the deploy's
+own code, deploy/install.sh, deploy.py and deploy/engine/, is linted rendered for the whole deploy matrix
+(test_deploy_code.py: shellcheck, ruff, mypy --strict). This module proves each such file is rendered by at least one
+of those combinations, and lints the template's own code (hooks, local Jinja extension, tests, scripts), which no
+rendering reaches.
 """
 
 import functools
@@ -21,7 +22,7 @@ from tests.render import PROMPTS, TEMPLATE_ROOT
 from tests.test_matrix import ACCEPTED, CELERY, WEBSOCKETS
 
 PROJECT_TEMPLATE = "{{cookiecutter.project_slug}}"
-# The app's shell files: test_deploy_files.py shellchecks every distinct rendering of the files in deploy/.
+# The deploy's code: test_deploy_code.py lints every distinct rendering of its files in the deploy matrix.
 DEPLOY_TEMPLATE = Path(PROJECT_TEMPLATE) / "deploy"
 NOT_OURS = {".git", ".venv", "venv", "build", "__pycache__", ".ruff_cache", ".pytest_cache"}
 
@@ -83,10 +84,27 @@ def rendered_somewhere(path: Path) -> bool:
     return any(all(name_template(part).render(**context) for part in path.parts) for context in name_contexts())
 
 
+def deploy_name(path: Path) -> str:
+    """The name a file of deploy/ gets, under deploy/, whatever condition its name carries."""
+    return re.sub(r"\{%.*?%\}", "", str(path.relative_to(DEPLOY_TEMPLATE)))
+
+
 def test_every_python_file_of_the_app_is_rendered_where_ruff_runs():
+    from tests.deploy_support import unique_files
+
     python_files = [path for path in template_files() if in_app(path) and is_python(path)]
     assert len(python_files) > 30, python_files  # the walk found the app
-    assert [str(path) for path in python_files if not rendered_somewhere(path)] == []
+    # The deploy's code (test_deploy_code.py); deploy/gunicorn.conf.py is the app's, in every test_matrix.py project.
+    deploy_code = [
+        path for path in python_files
+        if path == DEPLOY_TEMPLATE / "deploy.py" or path.is_relative_to(DEPLOY_TEMPLATE / "engine")
+    ]  # fmt: skip
+    assert {DEPLOY_TEMPLATE / "deploy.py", DEPLOY_TEMPLATE / "engine" / "plan.py"} <= set(deploy_code)
+    app = [str(path) for path in python_files if path not in deploy_code]
+    assert [name for name in app if not rendered_somewhere(Path(name))] == [], "rendered by no test_matrix.py project"
+    linted = {unique.name for unique in unique_files()["deploy-python"]}
+    names = {deploy_name(path) for path in deploy_code}
+    assert names - linted == set(), "rendered by no combination test_deploy_code.py lints"
 
 
 def test_every_shell_file_of_the_app_is_shellchecked_rendered():
@@ -96,11 +114,9 @@ def test_every_shell_file_of_the_app_is_shellchecked_rendered():
     assert Path(PROJECT_TEMPLATE, "deploy", "install.sh") in shell_files
     outside = [str(path) for path in shell_files if not path.is_relative_to(DEPLOY_TEMPLATE)]
     assert outside == [], "a shell file outside deploy/ needs a shellcheck test"
-    shellchecked = {
-        unique.name for kind in ("install", "install-project", "install-step") for unique in unique_files()[kind]
-    }
-    names = {re.sub(r"\{%.*?%\}", "", str(path.relative_to(DEPLOY_TEMPLATE))) for path in shell_files}
-    assert names - shellchecked == set(), "rendered by no combination test_deploy_files.py shellchecks"
+    shellchecked = {unique.name for unique in unique_files()["install"]}
+    names = {deploy_name(path) for path in shell_files}
+    assert names - shellchecked == set(), "rendered by no combination test_deploy_code.py shellchecks"
 
 
 def test_the_template_s_own_python_passes_ruff():

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import shlex
 import time
 
 from tests.e2e.checks import Check, Step, named
@@ -25,6 +26,21 @@ SERVER_ADDRESS = "10.77.0.1"
 CLIENT_ADDRESS = "10.77.0.2"
 CLIENT_NAMESPACE = "client"
 UNOPENED_PORT = 8081
+SLUG = "my-web-app"
+# One step of the installed deploy engine (the live release's deploy/engine/), run as install.sh runs the deploy: as
+# root, in the deploy tools' virtualenv (install.sh made it under $HOME/.cache), on this machine. argv: the deploy
+# directory, the module, the step.
+ENGINE_STEP = """\
+import importlib, sys
+sys.path.insert(0, sys.argv[1])
+from engine.context import Deploy, Options, quiet_pyinfra
+from engine.main import detect_family
+step = getattr(importlib.import_module("engine." + sys.argv[2]), sys.argv[3])
+quiet_pyinfra()
+deploy = Deploy(Options())
+deploy.family = detect_family(deploy)
+deploy.run_step(sys.argv[3], step)
+"""
 
 
 def prepare_md5(stack: Stack) -> None:
@@ -45,6 +61,17 @@ def prepare_ufw(stack: Stack) -> None:
         f"ip -n {CLIENT_NAMESPACE} link set veth-client up",
     ]
     stack.run(["bash", "-c", " && ".join(commands)])
+
+
+def engine_step(stack: Stack, module: str, step: str) -> str:
+    """The deploy engine's STEP (a function of deploy/engine/MODULE.py) run again, alone: what it printed."""
+    script = (
+        f'tools=(/root/.cache/{SLUG}-deploy/*/bin/python) && [ ${{#tools[@]}} = 1 ] && test -x "${{tools[0]}}" && '
+        f'exec "${{tools[0]}}" -E -s -c {shlex.quote(ENGINE_STEP)} {stack.code_dir}/deploy {module} {step}'
+    )
+    result = stack.run(["bash", "-c", script], check=False)
+    assert result.returncode == 0 and result.stderr == "", f"{module}.{step}:\n{result.stdout}\n{result.stderr}"
+    return result.stdout
 
 
 def postgres(stack: Stack, sql: str) -> str:
@@ -69,21 +96,17 @@ def check_password_storage(stack: Stack) -> None:
 
 
 def check_switch_to_scram(stack: Stack) -> None:
-    """The server moves from md5 to scram-sha-256 (as after an upgrade to PostgreSQL 14+): install.sh's database step,
+    """The server moves from md5 to scram-sha-256 (as after an upgrade to PostgreSQL 14+): the deploy's database step,
     run again as every install runs it, replaces its md5 rule with a scram one and stores the password as SCRAM, and
     the app's role logs in with it. Run twice: the second run changes nothing."""
     stack.run(["bash", "-c", "rm /etc/postgresql/*/main/conf.d/md5.conf"])
     postgres(stack, "SELECT pg_reload_conf()")
     assert postgres(stack, "SHOW password_encryption") == "scram-sha-256"
-    steps = f"{stack.code_dir}/deploy/steps"
-    step = (
-        f"cd {steps} && SOURCE_DIR={stack.code_dir} RELEASE_DIR={stack.code_dir} && source ./project.sh && "
-        "source ./common.sh && source ./database-postgresql.sh && OS_FAMILY=debian && postgresql_database"
-    )
-    first = stack.run(["bash", "-c", step]).stdout
+    first = engine_step(stack, "database_postgresql", "ensure_database")
     assert f"pg_hba.conf: host {PACKAGE} {PACKAGE} 127.0.0.1/32 scram-sha-256" in first, first
-    second = stack.run(["bash", "-c", step]).stdout
+    second = engine_step(stack, "database_postgresql", "ensure_database")
     assert f"pg_hba.conf lets {PACKAGE} in (scram-sha-256)" in second, second
+    assert "pg_hba.conf: host" not in second, second
     stored = postgres(stack, f"SELECT rolpassword FROM pg_authid WHERE rolname = '{PACKAGE}'")
     assert stored.startswith("SCRAM-SHA-256$"), f"stored as {stored[:14]}..."
     hba = stack.run(["cat", postgres(stack, "SHOW hba_file")]).stdout
@@ -109,9 +132,7 @@ def check_through_ufw(stack: Stack) -> None:
     # The installed firewall step again (what every later install.sh run does): as root it finds the port open and
     # leaves the rules alone.
     if not stack.user_mode:
-        steps = f"{stack.code_dir}/deploy/steps"
-        again = stack.run(["bash", "-c", f"cd {steps} && source ./project.sh && source ./common.sh && "
-                                         "source ./firewall.sh && open_firewall"]).stdout  # fmt: skip
+        again = engine_step(stack, "firewall", "open_ports")
         assert again == "install.sh: ufw: 80/tcp is open\n", again
         assert stack.run(["ufw", "status"]).stdout == status, "running the step again changed the ufw rules"
     assert client_curl(stack, 80, f"{PREFIX}/", 10) == "200", "the site does not answer through the firewall"
