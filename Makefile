@@ -1,20 +1,40 @@
-# The two commands of README.md, plus their helpers. Everything runs from a virtualenv in .venv (no root needed).
+# The two commands of README.md, plus their helpers. No root needed: the tests' tools live in .venv, the demo's in
+# build/demo.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 DEMO := build/demo
+DEMO_TOOLS := $(DEMO)/tools
+DEMO_VENV := $(DEMO)/venv
+PIP_QUIET := --quiet --disable-pip-version-check
 PORT ?= 8000
 
-.PHONY: demo test lint bench copier.yml docs/questions.md docs tools clean
+.PHONY: demo test lint bench copier.yml docs/questions.md docs/reference docs tools clean
 
-# Generate a project from this checkout with the default answers, install it and serve it on 127.0.0.1:$(PORT).
-demo: tools
-	rm -rf $(DEMO)
-	$(BIN)/cookiecutter --no-input --output-dir $(DEMO) . port=$(PORT)
-	cd $(DEMO)/my-web-app && $(PYTHON) -m venv .venv && .venv/bin/pip install --quiet -e '.[dev]'
-	cd $(DEMO)/my-web-app && .venv/bin/python manage.py db upgrade
+# Generate a project from this checkout with the default answers and serve it on 127.0.0.1:$(PORT) with its
+# production server. It installs only what that needs: cookiecutter (the `demo` group of pyproject.toml) and the
+# project's runtime dependencies, no test tools and nothing to compile. The project's virtualenv is outside the
+# regenerated project and made again only when its dependencies change, so a second run takes seconds.
+demo: $(DEMO_TOOLS)/.installed
+	rm -rf $(DEMO)/my-web-app
+	$(DEMO_TOOLS)/bin/cookiecutter --no-input --output-dir $(DEMO) . port=$(PORT)
+	$(PYTHON) -c 'import sys, tomllib; print(*tomllib.load(open(sys.argv[1], "rb"))["project"]["dependencies"], sep="\n")' \
+		$(DEMO)/my-web-app/pyproject.toml > $(DEMO)/requirements.txt
+	cmp -s $(DEMO)/requirements.txt $(DEMO_VENV)/requirements.txt || { rm -rf $(DEMO_VENV) && \
+		$(PYTHON) -m venv $(DEMO_VENV) && $(DEMO_VENV)/bin/pip install $(PIP_QUIET) -r $(DEMO)/requirements.txt && \
+		cp $(DEMO)/requirements.txt $(DEMO_VENV)/requirements.txt; }
+	cd $(DEMO)/my-web-app && ../venv/bin/python manage.py db upgrade
 	@echo "Serving on http://127.0.0.1:$(PORT)/ (Ctrl-C stops it)"
-	cd $(DEMO)/my-web-app && exec .venv/bin/python manage.py serve --bind 127.0.0.1:$(PORT)
+	cd $(DEMO)/my-web-app && exec ../venv/bin/python manage.py serve --bind 127.0.0.1:$(PORT)
+
+# Python 3.11 or newer (the generated project needs it), with venv.
+$(DEMO_TOOLS)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "make demo needs Python 3.11 or newer: make demo PYTHON=python3.12")'
+	rm -rf $(DEMO_TOOLS)
+	$(PYTHON) -m venv $(DEMO_TOOLS)
+	$(DEMO_TOOLS)/bin/pip install $(PIP_QUIET) --upgrade 'pip>=25.1'
+	$(DEMO_TOOLS)/bin/pip install $(PIP_QUIET) --group demo
+	touch $@
 
 # Run the template's test suite in parallel. Tests needing system packages skip without them (they fail with CI=true);
 # scripts/install-system-packages.sh installs them.
@@ -34,9 +54,14 @@ copier.yml: tools
 bench: tools
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
-# docs/questions.md is generated from cookiecutter.json, the plugins and the template tree.
+# docs/questions.md and the questions table of README.md are generated from cookiecutter.json, the hooks and the
+# template tree.
 docs/questions.md: tools
 	$(BIN)/python scripts/generate_questions_doc.py
+
+# docs/reference/ (a generated project file by file, the settings of .env) is generated from generated projects.
+docs/reference: tools
+	$(BIN)/python scripts/generate_reference_docs.py
 
 # The documentation site, served on http://127.0.0.1:8001/ while you edit docs/.
 docs: tools
@@ -46,8 +71,8 @@ tools: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade 'pip>=25.1'
-	$(BIN)/pip install --quiet --disable-pip-version-check --group dev
+	$(BIN)/pip install $(PIP_QUIET) --upgrade 'pip>=25.1'
+	$(BIN)/pip install $(PIP_QUIET) --group dev
 	touch $@
 
 clean:

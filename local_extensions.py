@@ -14,6 +14,7 @@ import base64
 import contextlib
 import functools
 import json
+import logging
 import re
 import unicodedata
 from pathlib import Path
@@ -79,9 +80,24 @@ def b64json(value):
     return base64.b64encode(json.dumps(value).encode()).decode()
 
 
+class QuietHookFailure(logging.Filter):
+    """Cookiecutter logs a failed hook with the traceback of its own hook runner, after the hook printed why. The
+    pre-generation hook fails only to refuse answers, and has named the field and the rule: drop that record. Any
+    other hook failure keeps its message, without cookiecutter's traceback (the hook printed its own)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.getMessage().startswith("Stopping generation because"):
+            return True
+        record.exc_info = record.exc_text = None
+        return "pre_gen_project" not in record.getMessage()
+
+
 class HookSupport(Extension):
     def __init__(self, environment):
         super().__init__(environment)
+        hooks_log = logging.getLogger("cookiecutter.hooks")
+        if not any(isinstance(existing, QuietHookFailure) for existing in hooks_log.filters):
+            hooks_log.addFilter(QuietHookFailure())
         environment.globals["template_hooks_dir"] = str(Path(__file__).resolve().parent / "hooks")
         environment.filters["b64json"] = b64json
         environment.filters["ascii_slug"] = ascii_slug

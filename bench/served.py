@@ -1,4 +1,5 @@
-"""Served throughput and latency: generated stacks against the hand-written recipes of the seeds, side by side.
+"""Served throughput and latency: generated stacks against the hand-written recipes of the deployments this
+template replaces, side by side.
 
 Every stack serves the same generated Flask app's home page on loopback, through real nginx or Apache (or none),
 and wrk loads it for a few seconds with 2 threads and 16 connections. Stacks are started, loaded and stopped one
@@ -436,7 +437,7 @@ def served_report(all_stacks: list[Stack], first_200: dict, rounds: int, seconds
     rps = {stack.name: median([result["rps"] for result in stack.results]) for stack in all_stacks}
     cpu = {stack.name: median([result["cpu_us"] for result in stack.results]) for stack in all_stacks}
     lines = [
-        "## Served: generated stacks against the seeds' recipes",
+        "## Served: generated stacks against the hand-written recipes",
         "",
         f"The same generated Flask app's home page, wrk with 2 threads and 16 connections for {seconds} s after a 2 s"
         f" warm-up, {rounds} rounds with the stacks alternating; medians, with the lowest and highest in brackets.",

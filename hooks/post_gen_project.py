@@ -14,8 +14,7 @@ from wsgi_hooks import core  # noqa: E402
 RENDERED_ANSWERS = "{{ cookiecutter | b64json }}"
 
 if __name__ == "__main__":
-    answers = core.load_answers(RENDERED_ANSWERS, sys.argv[1:])
-    # The answers as an argument: copier, which has not validated them (cookiecutter's pre-generation hook has).
-    if sys.argv[1:] and core.pre_generate(answers):
-        sys.exit(1)
-    sys.exit(core.post_generate(answers, Path.cwd()))
+    # Arguments: copier, which has not validated the answers (cookiecutter's pre-generation hook has).
+    if sys.argv[1:]:
+        sys.exit(core.copier_task(sys.argv[1:], Path.cwd()))
+    sys.exit(core.post_generate(core.load_answers(RENDERED_ANSWERS, []), Path.cwd()))

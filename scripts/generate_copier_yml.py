@@ -47,9 +47,15 @@ _exclude:
   - ".git"
 _tasks:
   # Cookiecutter's two hooks in one Python process (a second one only started the interpreter again): validate the
-  # answers (copier removes the new project if this fails), then write .env, let the chosen plugins act, tidy the tree
-  # and print the next steps. Idempotent: copier update re-runs it.
-  - ["{{ _copier_python }}", "{{ _copier_conf.src_path }}/hooks/post_gen_project.py", "{{ cookiecutter | to_json }}"]
+  # answers (refused: copier removes a directory it created, and the task takes back what copier wrote into one that
+  # existed), then write .env, let the chosen plugins act, tidy the tree and print the next steps (`cd` the destination
+  # as typed). Idempotent: copier update re-runs it.
+  - - "{{ _copier_python }}"
+    - "{{ _copier_conf.src_path }}/hooks/post_gen_project.py"
+    - "{{ cookiecutter | to_json }}"
+    - >-
+      {{ {'destination': _copier_conf.dst_path | string, 'answers_file': _copier_conf.answers_file | string,
+      'operation': _copier_operation | default('')} | to_json }}
 """
 
 HIDDEN_INTRO = """\

@@ -1,13 +1,17 @@
-"""Write docs/questions.md from the one question list (cookiecutter.json) and the template tree.
+"""Write docs/questions.md and the questions table of README.md from the one question list (cookiecutter.json), the
+hooks and the template tree.
 
-Nothing on the page is typed by hand, so it cannot drift (tests/test_docs.py fails when it is stale):
-- each question's meaning is its prompt (`__prompts__`), with its default and values;
+Nothing there is typed by hand, so it cannot drift (tests/test_docs.py fails when either is stale):
+- each question's meaning is its prompt (`__prompts__`), with its default and values; a derived default is shown
+  with the value it takes for the default answers;
+- a free-text answer's rules are the messages the hooks give for the refused answers the tests try
+  (tests/bad_inputs.py), without the value they quote;
 - a value's description is its plugin's docstring (hooks/wsgi_hooks/plugins/<question>_<value>.py);
 - the files a value brings are the template paths whose name's condition names that value;
 - the rules a value imposes are the messages its plugin's `validate()` gives over every combination of choices.
 
-Run `make docs/questions.md` or `python scripts/generate_questions_doc.py` after changing a question, a plugin or a
-conditional file name.
+Run `make docs/questions.md` or `python scripts/generate_questions_doc.py` after changing a question, a rule, a plugin
+or a conditional file name.
 """
 
 import importlib
@@ -20,9 +24,21 @@ from pathlib import Path
 TEMPLATE_ROOT = Path(__file__).resolve().parent.parent
 TREE = TEMPLATE_ROOT / "{{cookiecutter.project_slug}}"
 OUTPUT = TEMPLATE_ROOT / "docs" / "questions.md"
+README = TEMPLATE_ROOT / "README.md"
+README_TABLE = re.compile(r"(<!-- questions table: .*?-->\n)(.*?)(<!-- end of the questions table -->)", re.DOTALL)
 sys.path.insert(0, str(TEMPLATE_ROOT / "hooks"))
 sys.path.insert(0, str(TEMPLATE_ROOT))
+from wsgi_hooks import validate  # noqa: E402
+
+from tests.bad_inputs import BAD_INPUTS  # noqa: E402
 from tests.render import CHOICES, DEFAULTS, PROMPTS, hook_answers  # noqa: E402
+
+# What a message quotes of the refused answer: "(got 'x')" at its end, or the answer itself at its start.
+QUOTED_VALUE = re.compile(r" \(got [^)]*\)$")
+LEADING_VALUE = re.compile(r"^'[^']*' ")
+# Refused answers the command-line tests cannot give (cookiecutter renders template markup typed on its command line):
+# tests/test_validation.py refuses them in-process.
+IN_PROCESS_PROBES = [{field: "{{ 7*7 }}"} for field in ("project_name", "description", "author_name", "author_email")]
 
 CONDITION = re.compile(r"cookiecutter\.(\w+) (?:== '([^']+)'|in \[([^\]]+)\])")
 # How a templated name reads on the page: `{{cookiecutter.project_slug}}` as <slug>, conditions dropped.
@@ -43,8 +59,9 @@ Both tools ask the same questions, in this order (copier.yml is generated from c
 command line to skip the prompts: `cookiecutter --no-input . framework=django url_prefix=/eegqc` or
 `copier copy --trust -d framework=django -d url_prefix=/eegqc SOURCE DESTINATION`.
 
-A combination that cannot work is refused before anything is written; the rules are listed under each value, exactly
-as the error message gives them.
+A combination that cannot work is refused and leaves nothing behind (cookiecutter checks before it writes; copier
+writes first, and its task takes the files back); the rules are listed under each value, exactly as the error message
+gives them.
 """
 
 
@@ -127,13 +144,38 @@ def file_list(names: list[str], limit: int = 6) -> str:
     return "<br>".join(f"`{directory}`: {count} file{'s' * (count > 1)}" for directory, count in by_directory.items())
 
 
-def question_section(question: str, files: dict) -> list[str]:
+def free_text_rules() -> dict[str, list[str]]:
+    """question -> the distinct rules the hooks give for the refused free-text answers of tests/bad_inputs.py."""
+    found: dict[str, list[str]] = {}
+    for changes in [changes for changes, _message in BAD_INPUTS] + IN_PROCESS_PROBES:
+        for problem in validate.problems(hook_answers(changes)):
+            question, rule = problem.split(": ", 1)
+            rule = LEADING_VALUE.sub("the answer ", QUOTED_VALUE.sub("", rule))
+            if rule not in found.setdefault(question, []):
+                found[question].append(rule)
+    return found
+
+
+def default_text(question: str) -> str:
+    """The default as a reader sees it: a derived one names its source and the value it takes by default."""
+    default = PROMPTS[question]
+    if isinstance(default, list):
+        return f"`{default[0]}`"
+    if "{{" not in default:
+        return f"`{default}`" if default else "empty"
+    source = re.search(r"cookiecutter\.(\w+)", default)[1]
+    return f"derived from `{source}` (`{hook_answers({})[question]}` for the default answers)"
+
+
+def question_section(question: str, files: dict, rules_of: dict[str, list[str]]) -> list[str]:
     prompt = PROMPTS["__prompts__"].get(question, "")
     lines = [f"## `{question}`", "", prompt + ".", ""]
     if question not in CHOICES:
-        default = PROMPTS[question]
-        shown = f"derived: `{default}`" if "{{" in default else f"`{default}`"
-        lines += [f"Free text; default {shown}.", ""]
+        lines += [f"Free text; default {default_text(question)}.", ""]
+        if rules_of.get(question):
+            lines += ["Refused with these messages (after `error: " + question + ": `):", ""]
+            lines += [f"- {rule}" for rule in rules_of[question]]
+            lines.append("")
         return lines
     lines += [f"Default: `{DEFAULTS[question]}`.", "", "| value | what it does | files it brings | refused when |"]
     lines.append("|---|---|---|---|")
@@ -166,15 +208,34 @@ def derived_section() -> list[str]:
 
 def render() -> str:
     files = files_by_value()
+    rules_of = free_text_rules()
     lines = [*INTRO.splitlines(), ""]
     for question in DEFAULTS:
-        lines += question_section(question, files)
+        lines += question_section(question, files, rules_of)
     lines += derived_section()
     return "\n".join(lines).rstrip() + "\n"
+
+
+def readme_table() -> str:
+    """README.md's table: every question, its default and values, and its prompt."""
+    lines = ["| key | default | other values | what it decides |", "|---|---|---|---|"]
+    for question in DEFAULTS:
+        others = ", ".join(f"`{value}`" for value in CHOICES.get(question, [])[1:]) or "free text"
+        prompt = cell(PROMPTS["__prompts__"].get(question, ""))
+        lines.append(f"| `{question}` | {cell(default_text(question))} | {others} | {prompt} |")
+    return "\n".join(lines) + "\n"
+
+
+def readme_with_table(readme: str) -> str:
+    """README.md's text with its questions table as generated (between the two marker comments)."""
+    if not README_TABLE.search(readme):
+        raise ValueError("README.md has no questions table markers")
+    return README_TABLE.sub(lambda match: match[1] + readme_table() + match[3], readme, count=1)
 
 
 if __name__ == "__main__":
     # Importing hook_answers renders defaults; confirm the context builds before writing.
     hook_answers({})
     OUTPUT.write_text(render())
-    print(f"wrote {OUTPUT.relative_to(TEMPLATE_ROOT)}")
+    README.write_text(readme_with_table(README.read_text()))
+    print(f"wrote {OUTPUT.relative_to(TEMPLATE_ROOT)} and the questions table of {README.relative_to(TEMPLATE_ROOT)}")

@@ -2,6 +2,8 @@
 
 BAD_INPUTS = [
     ({"project_name": 'Say "hi"'}, "project_name: must not contain double quotes"),
+    ({"project_name": " ", "project_slug": "lab"}, "project_name: must not be empty"),
+    ({"author_name": "Ada\\Lovelace"}, "author_name: must not contain double quotes, backslashes"),
     ({"project_slug": "My App"}, "project_slug: must be 1-31 lowercase letters"),
     ({"project_slug": "-app"}, "project_slug: must be 1-31 lowercase letters"),
     ({"project_slug": "app--x"}, "project_slug: must be 1-31 lowercase letters"),

@@ -107,16 +107,20 @@ def valid_for(answers: dict) -> dict:
     raise ValueError(f"no choice of the other answers makes {answers} acceptable: {refusals(answers)}")
 
 
-def generate_with_cli(tool: str, destination: Path, answers: dict, template: Path = TEMPLATE_ROOT):
+def generate_with_cli(
+    tool: str, destination: Path, answers: dict, template: Path = TEMPLATE_ROOT, *, into_existing: bool = False
+):
     """Run the tool's command line as a user would, no prompts; returns the CompletedProcess (never raises).
 
     cookiecutter names the project directory itself: `destination`'s name must be the slug. The command runs in
     `destination`'s parent: cookiecutter puts the template on the END of sys.path, so a local_extensions.py in the
-    current directory (this repository's) would otherwise win over another template copy's.
+    current directory (this repository's) would otherwise win over another template copy's. `into_existing`: the
+    destination exists, which cookiecutter accepts with --overwrite-if-exists (copier as it is).
     """
     if tool == "cookiecutter":
         assignments = [f"{key}={value}" for key, value in answers.items()]
-        command = ["cookiecutter", "--no-input", "-o", str(destination.parent), str(template), *assignments]
+        overwrite = ["--overwrite-if-exists"] if into_existing else []
+        command = ["cookiecutter", "--no-input", *overwrite, "-o", str(destination.parent), str(template), *assignments]
     else:
         data = [argument for key, value in answers.items() for argument in ("-d", f"{key}={value}")]
         command = [

@@ -1,5 +1,6 @@
-"""The documentation site builds with `mkdocs build --strict`, every page is in the navigation, and the questions
-page generated from cookiecutter.json is current."""
+"""The documentation site builds with `mkdocs build --strict`, every page is in the navigation, and the generated
+parts are current: the questions page and README.md's questions table (from cookiecutter.json), the reference pages
+(from generated projects)."""
 
 import os
 import subprocess
@@ -9,8 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from scripts.generate_questions_doc import OUTPUT, render
-from tests.render import TEMPLATE_ROOT
+from scripts.generate_questions_doc import OUTPUT, README, readme_with_table, render
+from scripts.generate_reference_docs import render_pages
+from tests.render import PROMPTS, TEMPLATE_ROOT
 
 DOCS = TEMPLATE_ROOT / "docs"
 
@@ -25,6 +27,18 @@ def nav_pages(entries) -> list[str]:
 
 def test_questions_page_is_current():
     assert OUTPUT.read_text() == render(), "docs/questions.md is stale: run `make docs/questions.md`"
+
+
+def test_readme_questions_table_is_current_and_complete():
+    readme = README.read_text()
+    assert readme == readme_with_table(readme), "README.md's questions table is stale: run `make docs/questions.md`"
+    questions = [key for key in PROMPTS if not key.startswith("_")]
+    assert [row.split("`")[1] for row in readme.splitlines() if row.startswith("| `")][: len(questions)] == questions
+
+
+def test_reference_pages_are_current():
+    for page, text in render_pages().items():
+        assert page.read_text() == text, f"{page.name} is stale: run `make docs/reference`"
 
 
 def test_every_page_is_in_the_navigation():

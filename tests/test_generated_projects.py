@@ -5,13 +5,17 @@ PostgreSQL projects run against a real PostgreSQL server (a scratch cluster on l
 
 import os
 import re
+import signal
 import subprocess
+import time
+import urllib.error
+import urllib.request
 import uuid
 
 import pytest
 
 from tests.render import combinations, render_cookiecutter
-from tests.services import create_database, postgres_cluster, redis_server
+from tests.services import create_database, free_port, postgres_cluster, redis_server
 from tests.venvs import framework_venv, venv_python
 
 pytestmark = pytest.mark.slow
@@ -104,3 +108,47 @@ def test_check_reports_an_unreachable_database(tmp_path, venvs, framework):
     check = run(python, project, "manage.py", "check", environment=environment)
     assert check.returncode != 0
     assert "database" in (check.stdout + check.stderr).lower()
+
+
+def test_django_development_server_serves_the_stylesheet_under_the_prefix(tmp_path, venvs):
+    """`manage.py runserver` as the README runs it (with the autoreloader, whose server thread reads the settings
+    first): the home page under /eegqc links its stylesheet under /eegqc, and that link answers with the CSS."""
+    python = venv_python(venvs("django"))
+    project = render_cookiecutter(tmp_path, framework="django", url_prefix="/eegqc")
+    environment = clean_environment() | {"DATA_DIR": str(tmp_path / "data")}
+    for command in (["migrate", "--no-input"], ["collectstatic", "--no-input"]):
+        result = run(python, project, "manage.py", *command, environment=environment)
+        assert result.returncode == 0, result.stderr
+    port = free_port()
+    server = subprocess.Popen(
+        [str(python), "manage.py", "runserver", f"127.0.0.1:{port}"],
+        cwd=project,
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,  # the autoreloader's child too is stopped with the group
+    )
+    try:
+        page = wait_for(f"http://127.0.0.1:{port}/eegqc/", server)
+        stylesheet = re.search(r'<link rel="stylesheet" href="([^"]+)"', page.read().decode())
+        assert stylesheet, "the home page links no stylesheet"
+        assert stylesheet.group(1).startswith("/eegqc/static/"), stylesheet.group(1)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{stylesheet.group(1)}", timeout=10) as response:
+            assert response.status == 200
+            assert response.headers.get_content_type() == "text/css"
+            assert b"{" in response.read()
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+
+
+def wait_for(url: str, server: subprocess.Popen, timeout: float = 60):
+    """The first answer of `url` once the server listens (it fails if the server exits first)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return urllib.request.urlopen(url, timeout=5)
+        except urllib.error.URLError:
+            assert server.poll() is None, server.stderr.read().decode()
+            assert time.monotonic() < deadline, f"{url} did not answer within {timeout} s"
+            time.sleep(0.3)

@@ -2,6 +2,8 @@
 
 
 def next_steps(answers):
+    if answers["database"] == "postgresql":
+        yield ".venv/bin/python manage.py create-database   # the role and databases, through sudo -u postgres psql"
     if answers["database"] != "none":
         yield ".venv/bin/python manage.py migrate"
     yield ".venv/bin/python manage.py collectstatic --no-input"
