@@ -23,6 +23,7 @@ PREFIXES = ("/", "/eegqc")
 TLS_CONTACT = "webmaster@eeg-lab.org"  # tls=certbot: a contact address Let's Encrypt would accept
 TLS_DOMAIN = "lab.example.org"  # tls=certbot needs a public-looking name; the others keep the default
 CHANGED_TIMEOUT = "95"
+CHANGED_MAX_BODY_MB = "250"
 CORS_ORIGINS = "https://viewer.example.org http://localhost:8080"
 CORS_PATHS = "/media/ /api/ / /static/"
 
@@ -92,12 +93,12 @@ def websockets_variants(matrix: list[dict]) -> list[dict]:
 
 
 def free_text_answers(answers: dict) -> dict:
-    """Non-default request_timeout and CORS answers on the combinations with a URL prefix (a free-text answer does
-    not multiply the matrix): the validators see both a default and a changed rendering of every file. An origin
-    list without TLS, any origin (*) with it; never with proxy=none, which refuses CORS."""
+    """Non-default request_timeout, max_body_mb and CORS answers on the combinations with a URL prefix (a free-text
+    answer does not multiply the matrix): the validators see both a default and a changed rendering of every file.
+    An origin list without TLS, any origin (*) with it; never with proxy=none, which refuses CORS."""
     if answers["url_prefix"] == "/":
         return {}
-    changed = {"request_timeout": CHANGED_TIMEOUT}
+    changed = {"request_timeout": CHANGED_TIMEOUT, "max_body_mb": CHANGED_MAX_BODY_MB}
     if answers["proxy"] != "none":
         changed["cors_origins"] = CORS_ORIGINS if answers["tls"] == "none" else "*"
         changed["cors_paths"] = CORS_PATHS

@@ -72,7 +72,8 @@ def request(port: int, method: str, path: str, body=None, headers: dict | None =
     except (BrokenPipeError, ConnectionResetError):
         pass  # the proxy answered and closed before the whole body went out: read its answer
     response = connection.getresponse()
-    answer = Response(response.status, [(name.lower(), value) for name, value in response.getheaders()], response.read())
+    headers = [(name.lower(), value) for name, value in response.getheaders()]
+    answer = Response(response.status, headers, response.read())
     connection.close()
     return answer
 

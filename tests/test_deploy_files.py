@@ -159,6 +159,15 @@ def consistency_problems(answers: dict, files: dict[str, str]) -> list[str]:
         if name in files:
             found = set(re.findall(r"(?:_read_timeout |_send_timeout | timeout=)(\d+)", app_lines[name]))
             expect(found == {timeout}, f"{name}: every timeout is request_timeout ({found})")
+    megabytes = answers.get("max_body_mb", "16")
+    if "nginx-shared-site.conf" in files:
+        limits = set(re.findall(r"client_max_body_size (\S+);", files["nginx-shared-site.conf"]))
+        expect(limits == {f"{megabytes}m"}, f"nginx: every body limit is max_body_mb ({limits})")
+    if "apache-shared-site.conf" in files:
+        limits = set(re.findall(r"%\{HTTP:Content-Length\} -gt (\d+)", files["apache-shared-site.conf"]))
+        expect(limits == {str(int(megabytes) * 1024 * 1024)}, f"apache: the body limit is max_body_mb ({limits})")
+        expect("LimitRequestBody" not in files["apache-shared-site.conf"].replace("no LimitRequestBody", ""),
+               "apache: no LimitRequestBody, which httpd never applies to a proxied request")  # fmt: skip
     # manage.py check looks for "<prefix>/" in each server and proxy file.
     for name in ("gunicorn.conf.py", "uwsgi.ini", "nginx-shared-site.conf", "apache-shared-site.conf"):
         if prefix and name in files:

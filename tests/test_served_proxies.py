@@ -6,9 +6,16 @@ what `nginx -t` and `apache2 -t` accept (tests/test_deploy_files.py).
   .png, as an institute's site does. The app's page, its bundles and stylesheets (Dash) or static files (Django), the
   prefix's redirect, the app's 404 and, with the app stopped, the maintenance page answer as they should under the
   prefix, each with the host's headers unchanged and once, while the host's own files still answer.
+- The request body limit (max_body_mb=1, not the default, so the answer is seen to drive it) in front of each
+  framework, through the generated site: a note posted through the app's form (CSRF token and cookies as a browser
+  sends them) padded to one byte under the limit and to the limit is saved (302), one byte over gets 413 from the
+  proxy, with a Content-Length and chunked. Apache answers a chunked body 411 at any length: httpd cannot count one
+  on its way to the app (see deploy/apache-shared-site.conf).
 """
 
+import http.cookies
 import re
+import urllib.parse
 
 import pytest
 
@@ -132,3 +139,75 @@ def test_joined_app_keeps_its_files_and_the_hosts_headers(answers, venvs):
             down = expect("/eegqc/", 503)
             assert "back in a moment" in down.text, "not the maintenance page"
         assert not problems, problems
+
+
+# Each framework behind each proxy, and each server behind each proxy.
+BODY_STACKS = [
+    {"framework": "flask", "server": "uwsgi", "proxy": "nginx"},
+    {"framework": "django", "server": "gunicorn", "proxy": "nginx"},
+    {"framework": "dash", "server": "gunicorn", "proxy": "nginx"},
+    {"framework": "flask", "server": "gunicorn", "proxy": "apache"},
+    {"framework": "django", "server": "uwsgi", "proxy": "apache"},
+    {"framework": "dash", "server": "uwsgi", "proxy": "apache"},
+]
+MAX_BODY_MB = 1
+
+
+class Browser:
+    """Cookies kept across requests to one site, as a browser keeps them."""
+
+    def __init__(self, port: int):
+        self.port = port
+        self.cookies: dict[str, str] = {}
+
+    def send(self, method: str, path: str, body: bytes | None = None, chunked: bool = False) -> served.Response:
+        cookies = "; ".join(f"{name}={value}" for name, value in self.cookies.items())
+        headers = {"Cookie": cookies} if cookies else {}
+        if body is not None:
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        response = served.request(self.port, method, path, body, headers, chunked=chunked)
+        for line in response.header("set-cookie"):
+            for name, morsel in http.cookies.SimpleCookie(line).items():
+                self.cookies[name] = morsel.value
+        return response
+
+
+def note_form(browser: Browser, framework: str) -> dict:
+    """The notes form's hidden CSRF field, as the page gives it."""
+    page = browser.send("GET", "/eegqc/notes")
+    assert page.status == 200, page.status
+    field = "csrfmiddlewaretoken" if framework == "django" else "csrf_token"
+    token = re.search(rf'name="{field}"[^>]*value="([^"]+)"', page.text) or re.search(
+        rf'value="([^"]+)"[^>]*name="{field}"', page.text
+    )
+    assert token, f"no {field} in the notes form"
+    return {"body": "a note from a served test", field: token[1]}
+
+
+def padded(fields: dict, size: int) -> bytes:
+    """The form's fields plus a padding field, `size` bytes in all."""
+    body = urllib.parse.urlencode(fields) + "&padding="
+    return (body + "x" * (size - len(body))).encode()
+
+
+@pytest.mark.parametrize("answers", BODY_STACKS, ids=lambda answers: "-".join(answers.values()))
+def test_a_body_over_max_body_mb_gets_413_and_one_under_is_saved(answers, venvs):
+    limit = MAX_BODY_MB * 1024 * 1024
+    with served.scratch_directory() as scratch:
+        project = served.generate(scratch, venvs(answers["framework"]), max_body_mb=str(MAX_BODY_MB), **answers)
+        proxy = served.nginx if answers["proxy"] == "nginx" else served.apache
+        with proxy(project) as ports, project.app_server():
+            browser = Browser(ports.http)
+            fields = note_form(browser, answers["framework"])
+            seen = {}
+            for chunked in (False, True):
+                for size in (limit - 1, limit, limit + 1):
+                    response = browser.send("POST", "/eegqc/notes", padded(fields, size), chunked=chunked)
+                    seen[("chunked" if chunked else "content-length", size - limit)] = response.status
+            assert browser.send("GET", "/eegqc/healthz").status == 200, "the stack no longer answers"
+    chunked_under = 411 if answers["proxy"] == "apache" else 302
+    chunked_over = 411 if answers["proxy"] == "apache" else 413
+    assert seen == {
+        ("content-length", -1): 302, ("content-length", 0): 302, ("content-length", 1): 413,
+        ("chunked", -1): chunked_under, ("chunked", 0): chunked_under, ("chunked", 1): chunked_over,
+    }  # fmt: skip
