@@ -189,6 +189,30 @@ def generate(scratch: Path, venv: Path, **answers) -> Project:
     return project
 
 
+def certificate_authority(directory: Path) -> Path:
+    """A throwaway certificate authority (ca.pem) and a certificate it signed for localhost, as the site expects it
+    (fullchain.pem, privkey.pem): ECDSA P-256, SHA-256, 90 days, what Mozilla's profiles ask of a certificate. Returns
+    the authority's certificate, for a client to trust."""
+    openssl = require_tool("openssl")
+    directory.mkdir(parents=True, exist_ok=True)
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-sha256"]
+
+    def run(*arguments: str) -> None:
+        subprocess.run([openssl, *arguments], cwd=directory, check=True, capture_output=True)
+
+    run("req", "-x509", *ec, "-days", "90", "-subj", "/CN=Served test CA", "-keyout", "ca.key", "-out", "ca.pem",
+        "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign")  # fmt: skip
+    run("req", *ec, "-subj", "/CN=localhost", "-keyout", "privkey.pem", "-out", "site.csr")
+    (directory / "site.ext").write_text(
+        "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n"
+        "subjectAltName=DNS:localhost\n"
+    )
+    run("x509", "-req", "-in", "site.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "90",
+        "-sha256", "-extfile", "site.ext", "-out", "site.pem")  # fmt: skip
+    (directory / "fullchain.pem").write_text((directory / "site.pem").read_text() + (directory / "ca.pem").read_text())
+    return directory / "ca.pem"
+
+
 # ---------------------------------------------------------------- the proxies
 @dataclass
 class Ports:

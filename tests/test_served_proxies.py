@@ -10,11 +10,16 @@ what `nginx -t` and `apache2 -t` accept (tests/test_deploy_files.py).
   framework, through the generated site: a note posted through the app's form (CSRF token and cookies as a browser
   sends them) padded to one byte under the limit and to the limit is saved (302), one byte over gets 413 from the
   proxy, with a Content-Length and chunked. Apache answers a chunked body 411 at any length: httpd cannot count one
-  on its way to the app (see deploy/apache-shared-site.conf).
+  on its way to the app (see deploy/apache-shared-site.conf). Every response there names the proxy alone: "nginx" or
+  "Apache", no version, no OS, never the app server.
+- TLS (tls=certificate, a throwaway certificate authority's certificate): sslyze's check against Mozilla's
+  "intermediate" profile passes for nginx and Apache (protocols, ciphers, curves, certificate, known weaknesses).
 """
 
 import http.cookies
 import re
+import subprocess
+import sys
 import urllib.parse
 
 import pytest
@@ -199,15 +204,37 @@ def test_a_body_over_max_body_mb_gets_413_and_one_under_is_saved(answers, venvs)
         with proxy(project) as ports, project.app_server():
             browser = Browser(ports.http)
             fields = note_form(browser, answers["framework"])
-            seen = {}
+            seen, banners = {}, set()
             for chunked in (False, True):
                 for size in (limit - 1, limit, limit + 1):
                     response = browser.send("POST", "/eegqc/notes", padded(fields, size), chunked=chunked)
                     seen[("chunked" if chunked else "content-length", size - limit)] = response.status
+                    banners.update(response.header("server"))
+            for path in ("/eegqc/healthz", "/eegqc/static/style.css" if answers["framework"] != "django" else
+                         "/eegqc/about", "/eegqc/no-such-page"):  # fmt: skip
+                banners.update(browser.send("GET", path).header("server"))
             assert browser.send("GET", "/eegqc/healthz").status == 200, "the stack no longer answers"
+    assert banners == {"nginx" if answers["proxy"] == "nginx" else "Apache"}, banners
     chunked_under = 411 if answers["proxy"] == "apache" else 302
     chunked_over = 411 if answers["proxy"] == "apache" else 413
     assert seen == {
         ("content-length", -1): 302, ("content-length", 0): 302, ("content-length", 1): 413,
         ("chunked", -1): chunked_under, ("chunked", 0): chunked_under, ("chunked", 1): chunked_over,
     }  # fmt: skip
+
+
+@pytest.mark.parametrize("proxy", ["nginx", "apache"])
+def test_tls_passes_sslyze_mozilla_intermediate(proxy, venvs):
+    with served.scratch_directory() as scratch:
+        answers = {"framework": "flask", "server": "gunicorn", "proxy": proxy, "tls": "certificate"}
+        project = served.generate(scratch, venvs("flask"), **answers)
+        authority = served.certificate_authority(scratch / "certificates")
+        start = served.nginx if proxy == "nginx" else served.apache
+        with start(project) as ports, project.app_server():
+            assert served.request(ports.https, "GET", "/eegqc/healthz", tls=True).status == 200
+            command = [sys.executable, "-m", "sslyze", "--mozilla_config=intermediate",
+                       f"--certinfo_ca_file={authority}", f"localhost:{ports.https}{{127.0.0.1}}"]  # fmt: skip
+            result = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-4000:]
+    assert "OK - Compliant" in output, output[-4000:]
