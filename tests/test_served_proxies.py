@@ -19,12 +19,12 @@ what `nginx -t` and `apache2 -t` accept (tests/test_deploy_files.py).
 import http.cookies
 import re
 import subprocess
-import sys
 import urllib.parse
 
 import pytest
 
 from tests import served
+from tests.validators import python_tool
 from tests.venvs import framework_venv
 
 pytestmark = [pytest.mark.slow, pytest.mark.deploy]
@@ -232,7 +232,7 @@ def test_tls_passes_sslyze_mozilla_intermediate(proxy, venvs):
         start = served.nginx if proxy == "nginx" else served.apache
         with start(project) as ports, project.app_server():
             assert served.request(ports.https, "GET", "/eegqc/healthz", tls=True).status == 200
-            command = [sys.executable, "-m", "sslyze", "--mozilla_config=intermediate",
+            command = [*python_tool("sslyze", "sslyze"), "--mozilla_config=intermediate",
                        f"--certinfo_ca_file={authority}", f"localhost:{ports.https}{{127.0.0.1}}"]  # fmt: skip
             result = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
     output = result.stdout + result.stderr
