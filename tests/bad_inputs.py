@@ -1,5 +1,15 @@
 """Answers the template must refuse: (answers, the message that must name the field and the rule)."""
 
+# fmt: off
+RESERVED_NAMES = ("example.org", "lab.example.org", "example.com", "www.example.net", "app.test", "lab.example",
+                  "x.invalid", "qc.localhost", "eeg.local", "lab.internal", "nas.home.arpa", "x.onion", "x.alt")
+# fmt: on
+RESERVED_RULE = (
+    "domain_name: tls=certbot needs a public domain name that resolves to this server; a single label, an IP address or"
+    " a name reserved for examples, tests or local networks (RFC 2606, 6761: example.org, *.test, *.localhost,"
+    " *.local, ...) can never get a certificate (got "
+)
+
 BAD_INPUTS = [
     ({"project_name": 'Say "hi"'}, "project_name: must not contain double quotes"),
     ({"project_slug": "My App"}, "project_slug: must be 1-31 lowercase letters"),
@@ -71,16 +81,25 @@ BAD_INPUTS = [
     ({"proxy": "none", "bind": "tcp", "tls": "certificate"}, "tls: HTTPS is terminated by the proxy"),
     ({"tls": "certbot"}, "domain_name: tls=certbot needs a public domain name"),
     ({"tls": "certbot", "domain_name": "127.0.0.1"}, "domain_name: tls=certbot needs a public domain name"),
-    ({"tls": "certbot", "domain_name": "lab.example.org"}, "author_email: tls=certbot gives it to Let's Encrypt"),
-    ({"tls": "certbot", "domain_name": "lab.example.org", "author_email": "me@lab.test"}, "author_email: tls=certbot"),
-    ({"tls": "certbot", "domain_name": "lab.example.org", "author_email": "me@10.0.0.1"}, "author_email: tls=certbot"),
+    # Reserved and special-use names (RFC 2606, 6761, 6762, 7686, 8375, 9476; .internal): never a certificate.
+    *(
+        (
+            {"tls": "certbot", "domain_name": domain, "author_email": "webmaster@eeg-lab.org"},
+            RESERVED_RULE + repr(domain),
+        )
+        for domain in RESERVED_NAMES
+    ),
+    ({"tls": "certbot", "domain_name": "qc.eeg-lab.org"}, "author_email: tls=certbot gives it to Let's Encrypt"),
+    ({"tls": "certbot", "domain_name": "qc.eeg-lab.org", "author_email": "me@lab.test"}, "author_email: tls=certbot"),
+    ({"tls": "certbot", "domain_name": "qc.eeg-lab.org", "author_email": "me@10.0.0.1"}, "author_email: tls=certbot"),
 ]
 
 # Accepted although unusual: the prefix's trailing slash is normalised away, not rejected.
 GOOD_INPUTS = [
     {"url_prefix": "/eegqc/"},
     {"url_prefix": "/lab/eeg-qc_2.1~x"},
-    {"domain_name": "lab.example.org", "tls": "certbot", "author_email": "webmaster@eeg-lab.org"},
+    {"domain_name": "qc.eeg-lab.org", "tls": "certbot", "author_email": "webmaster@eeg-lab.org"},
+    {"domain_name": "lab.example.org", "tls": "certificate"},  # your own certificate: any name you have one for
     {"author_email": "me@10.0.0.1"},
     {"domain_name": "192.168.10.5"},
     {"port": "1024"},

@@ -21,7 +21,7 @@ from tests.render import CHOICES, PROMPTS, TEMPLATE_ROOT, accepted, hook_answers
 DEPLOY_TEMPLATE_DIR = TEMPLATE_ROOT / "{{cookiecutter.project_slug}}" / "deploy"
 PREFIXES = ("/", "/eegqc")
 TLS_CONTACT = "webmaster@eeg-lab.org"  # tls=certbot: a contact address Let's Encrypt would accept
-TLS_DOMAIN = "lab.example.org"  # tls=certbot needs a public-looking name; the others keep the default
+TLS_DOMAIN = "qc.eeg-lab.org"  # tls=certbot needs a public name (it refuses reserved ones such as example.org)
 CHANGED_TIMEOUT = "95"
 CHANGED_MAX_BODY_MB = "250"
 CORS_ORIGINS = "https://viewer.example.org http://localhost:8080"
@@ -244,7 +244,7 @@ def make_scratch_tree(scratch: Path, slug: str) -> None:
 
 
 def self_signed_certificate(directory: Path) -> Path:
-    """fullchain.pem + privkey.pem for lab.example.org, made once per directory."""
+    """fullchain.pem + privkey.pem for TLS_DOMAIN, made once per directory."""
     directory.mkdir(parents=True, exist_ok=True)
     if not (directory / "fullchain.pem").exists():
         subprocess.run(

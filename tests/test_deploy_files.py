@@ -95,7 +95,7 @@ def test_matrix_covers_every_accepted_combination():
 RENDER_SAMPLES = [
     {"framework": "flask", "server": "gunicorn", "proxy": "nginx", "url_prefix": "/eegqc"},
     {"framework": "django", "server": "uwsgi", "proxy": "apache", "supervisor": "supervisord",
-     "database": "postgresql", "bind": "tcp", "tls": "certbot", "domain_name": "lab.example.org",
+     "database": "postgresql", "bind": "tcp", "tls": "certbot", "domain_name": "qc.eeg-lab.org",
      "author_email": "webmaster@eeg-lab.org"},
     {"framework": "dash", "server": "uwsgi", "proxy": "none", "supervisor": "none", "database": "none",
      "bind": "tcp", "url_prefix": "/eegqc/"},
