@@ -59,7 +59,8 @@ def kind_of(name: str) -> str:
     if name.endswith("-system.conf"):
         return "systemd-system-drop-in"
     if name.startswith("selinux/"):
-        return {".te": "selinux-module", ".fc": "selinux-contexts"}[Path(name).suffix]
+        module = "selinux-redis" if Path(name).stem.endswith("_redis") else "selinux"
+        return {".te": f"{module}-module", ".fc": f"{module}-contexts"}[Path(name).suffix]
     return KIND_BY_NAME[name]
 
 

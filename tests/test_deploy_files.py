@@ -88,7 +88,8 @@ def test_matrix_covers_every_accepted_combination():
     assert set(kinds) == {
         "gunicorn", "uwsgi", "nginx", "nginx-shared", "apache", "apache-shared", "systemd", "systemd-socket",
         "systemd-system-drop-in", "systemd-timer", "supervisord", "install", "install-project", "install-step",
-        "postgresql", "maintenance", "selinux-module", "selinux-contexts",
+        "postgresql", "maintenance", "selinux-module", "selinux-contexts", "selinux-redis-module",
+        "selinux-redis-contexts",
     }  # fmt: skip
 
 
