@@ -23,7 +23,7 @@ pytestmark = pytest.mark.slow
 MATRIX = [
     *combinations("framework", "database", "server"),
     {"framework": "django", "database": "postgresql", "server": "uwsgi", "proxy": "apache", "tls": "certificate",
-     "domain_name": "lab.example.org"},
+     "domain_name": "qc.eeg-lab.org"},
     # task_queue=celery: the job eagerly and through a real worker on a scratch Redis (TEST_BROKER_URL).
     *({"framework": framework, "database": "sqlite", "server": "gunicorn", "task_queue": "celery"}
       for framework in ("flask", "django", "dash")),

@@ -142,6 +142,18 @@ def request_timeout_problems(timeout) -> list[str]:
     return []
 
 
+# Megabytes: at least one (a form with a file), at most 1024 (Apache's own default ceiling for a request body).
+MAX_BODY_MB_RANGE = (1, 1024)
+
+
+def max_body_mb_problems(megabytes) -> list[str]:
+    text = str(megabytes)
+    low, high = MAX_BODY_MB_RANGE
+    if not (text.isascii() and text.isdigit()) or not low <= int(text) <= high:
+        return [f"max_body_mb: must be a whole number of megabytes from {low} to {high} (got {text!r})"]
+    return []
+
+
 def cors_problems(origins: str, paths: str) -> list[str]:
     problems = []
     listed = origins.split()
@@ -191,6 +203,7 @@ def problems(answers: dict) -> list[str]:
         *url_prefix_problems(answers["url_prefix"]),
         *port_problems(answers["port"]),
         *request_timeout_problems(answers["request_timeout"]),
+        *max_body_mb_problems(answers["max_body_mb"]),
         *cors_problems(answers["cors_origins"], answers["cors_paths"]),
         *backup_schedule_problems(answers["backup_schedule"]),
     ]
