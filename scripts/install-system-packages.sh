@@ -5,7 +5,7 @@
 # uwsgi builds from source, hence the compiler and headers here. The SELinux tools and Debian's reference policy
 # (its store, and the files to build modules against) check the generated policy modules; SELinux itself stays off.
 # chromium (headless) opens two end-to-end stacks' pages through their proxy (tests/e2e/browser.py); fonts-liberation,
-# only recommended by it, so that its screenshots show text.
+# only recommended by it, so that its screenshots show text. wrk loads the served stacks in `make bench` (bench/).
 set -eu
 
 PACKAGES="
@@ -28,6 +28,7 @@ setools
 shellcheck
 supervisor
 systemd
+wrk
 "
 
 missing=""

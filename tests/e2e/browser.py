@@ -65,7 +65,8 @@ def checks(stack) -> list[tuple[str, object]]:
 class Browser:
     """One headless Chromium in the container's network namespace, and one page (a DevTools session) in it."""
 
-    def __init__(self, leader_pid: int):
+    def __init__(self, leader_pid: int | None):
+        """In the network namespace of process `leader_pid` (the container's), or in this process's own (None)."""
         # Root's directory (its log) holding the browser account's home: root reads nothing the account can replace.
         self.workdir = Path(tempfile.mkdtemp(prefix="e2e-chromium-"))
         self.workdir.chmod(0o711)
@@ -80,8 +81,9 @@ class Browser:
         os.close(to_browser_read)
         os.close(from_browser_write)
         width, height = WINDOW
+        namespace = ["nsenter", f"--target={leader_pid}", "--net", "--"] if leader_pid is not None else []
         command = [
-            "nsenter", f"--target={leader_pid}", "--net", "--",
+            *namespace,
             "setpriv", f"--reuid={ACCOUNT}", "--regid=nogroup", "--clear-groups", "--",
             "env", f"HOME={self.profile}",
             find_chromium(),
