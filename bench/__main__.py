@@ -27,9 +27,13 @@ DOCS_INTRO = """\
 # Benchmarks
 
 `make bench` (as root: the served stacks run in a private network namespace, where their sites listen on port 80;
-about 13 minutes on 2 cores) renders and serves generated projects side by side with the hand-written recipes of the
-deployments this template replaces, alternating them so the noise of a shared machine falls on all of them alike. It
-writes `build/reports/bench.md`, and a full run (not `--quick`) also rewrites this page. The code is in `bench/`.
+about 20 minutes on 2 cores) renders and serves generated projects side by side with the hand-written recipes of the
+deployments this template replaces, alternating them so the noise of a shared machine falls on all of them alike, and
+opens a Dash and a Django admin page in headless Chromium. It writes `build/reports/bench.md`, and a full run (no
+`--quick`, `--only`, `--rows`, `--rounds` or `--seconds`) also rewrites this page. It checks the floor each generated
+stack must hold against the recipes (requests per second, CPU per request, p99: bench/floor.py) and exits with status
+3, naming the row, when one is broken. `BENCH_ARGS="--rows uWSGI --rounds 5"` runs only the served rows and pages whose
+name contains the text (with the recipes they are held against). The code is in `bench/`.
 
 """
 WORK = TEMPLATE_ROOT / "build" / "bench"

@@ -127,6 +127,41 @@ def page_stacks(work: Path) -> list[Page]:
                 url=f"http://127.0.0.1{PREFIX}/admin/login/",
             ),
             LOAD_READY,
+            compare_to="CATMAID's recipe (Django admin login)",
+        ),
+        Page(
+            "CATMAID's recipe (Django admin login)",
+            Stack(
+                "page catmaid recipe",
+                "django-uwsgi-nginx",
+                "uWSGI `socket`, `mount = /eegqc=...wsgi`, `manage-script-name`, `workers 2`, `threads 2`,"
+                " `disable-logging`; nginx `location /eegqc/static/ { alias .../static/; }` and `location /eegqc/ {"
+                " include uwsgi_params; uwsgi_pass unix:...; }` in Debian's nginx.conf",
+                [
+                    [
+                        uwsgi,
+                        "--socket",
+                        f"{run}/catmaid.sock",
+                        "--chmod-socket=666",
+                        "--virtualenv",
+                        ".venv",
+                        "--mount",
+                        f"{PREFIX}=wsgi.py",
+                        "--manage-script-name",
+                        "--master",
+                        "--workers",
+                        "2",
+                        "--threads",
+                        "2",
+                        "--disable-logging",
+                    ]
+                ],
+                site=f"server {{ listen 80; server_name localhost; location {PREFIX}/static/ {{ alias "
+                f"{work}/django-uwsgi-nginx/bench-django-uwsgi-nginx/staticfiles/; }} "
+                f"location {PREFIX}/ {{ include uwsgi_params; uwsgi_pass unix://{run}/catmaid.sock; }} }}\n",
+                url=f"http://127.0.0.1{PREFIX}/admin/login/",
+            ),
+            LOAD_READY,
         ),
         Page(
             "generated Django admin login, static files precompressed (candidate)",
