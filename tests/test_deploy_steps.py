@@ -21,11 +21,11 @@ SIGNS = {("tls", "certificate"): r"/etc/ssl/", ("supervisor", "systemd"): r"\.se
 STACKS = [
     {"framework": "flask", "server": "gunicorn", "proxy": "nginx", "supervisor": "systemd", "database": "sqlite"},
     {"framework": "django", "server": "uwsgi", "proxy": "apache", "supervisor": "supervisord",
-     "database": "postgresql", "tls": "certbot", "domain_name": "lab.example.org",
+     "database": "postgresql", "tls": "certbot", "domain_name": "qc.eeg-lab.org",
      "author_email": "webmaster@eeg-lab.org"},
     {"framework": "dash", "server": "gunicorn", "proxy": "none", "supervisor": "none", "database": "none"},
     {"framework": "flask", "server": "uwsgi", "proxy": "nginx", "supervisor": "systemd", "database": "sqlite",
-     "tls": "certificate", "domain_name": "lab.example.org"},
+     "tls": "certificate", "domain_name": "qc.eeg-lab.org"},
     {"framework": "django", "server": "gunicorn", "proxy": "nginx", "supervisor": "supervisord", "database": "sqlite",
      "task_queue": "celery"},
 ]  # fmt: skip

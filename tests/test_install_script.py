@@ -27,13 +27,13 @@ CASES = {
     ),
     "django-uwsgi-apache-supervisord-postgresql-certbot-rhel": (
         {"framework": "django", "server": "uwsgi", "proxy": "apache", "supervisor": "supervisord",
-         "database": "postgresql", "bind": "tcp", "tls": "certbot", "domain_name": "lab.example.org",
+         "database": "postgresql", "bind": "tcp", "tls": "certbot", "domain_name": "qc.eeg-lab.org",
      "author_email": "webmaster@eeg-lab.org"},
         "rhel",
     ),
     "flask-uwsgi-apache-systemd-postgresql-certificate-debian": (
         {"framework": "flask", "server": "uwsgi", "proxy": "apache", "supervisor": "systemd",
-         "database": "postgresql", "bind": "unix", "tls": "certificate", "domain_name": "lab.example.org"},
+         "database": "postgresql", "bind": "unix", "tls": "certificate", "domain_name": "qc.eeg-lab.org"},
         "debian",
     ),
     "django-gunicorn-nginx-systemd-sqlite-channels-rhel": (
@@ -270,7 +270,7 @@ JOIN_CASES = {
         "include /etc/nginx/snippets/my-web-app.conf;",
     ),
     "apache-rhel-certificate": (
-        {"proxy": "apache", "url_prefix": "/eegqc", "tls": "certificate", "domain_name": "lab.example.org"},
+        {"proxy": "apache", "url_prefix": "/eegqc", "tls": "certificate", "domain_name": "qc.eeg-lab.org"},
         "rhel",
         "Include /etc/httpd/snippets/my-web-app.conf",
     ),

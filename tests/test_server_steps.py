@@ -16,7 +16,7 @@ pytestmark = pytest.mark.deploy
 
 SLUG = "my-web-app"
 PACKAGE = "my_web_app"
-NGINX_HTTPS = {"proxy": "nginx", "supervisor": "systemd", "tls": "certificate", "domain_name": "lab.example.org"}
+NGINX_HTTPS = {"proxy": "nginx", "supervisor": "systemd", "tls": "certificate", "domain_name": "qc.eeg-lab.org"}
 
 
 def dry_run(project: Path, root: Path, os_family: str = "debian") -> subprocess.CompletedProcess:
