@@ -1,10 +1,9 @@
 # The two commands of README.md, plus their helpers. No root needed: the tests' tools live in .venv, the demo's in
-# build/demo.
+# build/demo/venv.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 DEMO := build/demo
-DEMO_TOOLS := $(DEMO)/tools
 DEMO_VENV := $(DEMO)/venv
 PIP_QUIET := --quiet --disable-pip-version-check
 PORT ?= 8000
@@ -12,28 +11,30 @@ PORT ?= 8000
 .PHONY: demo test lint bench copier.yml docs/questions.md docs/reference docs tools clean
 
 # Generate a project from this checkout with the default answers and serve it on 127.0.0.1:$(PORT) with its
-# production server. It installs only what that needs: cookiecutter (the `demo` group of pyproject.toml) and the
-# project's runtime dependencies, no test tools and nothing to compile. The project's virtualenv is outside the
-# regenerated project and made again only when its dependencies change, so a second run takes seconds.
-demo: $(DEMO_TOOLS)/.installed
+# production server. One virtualenv, build/demo/venv, holds only what that needs: cookiecutter (the `demo` group of
+# pyproject.toml) and the project's runtime dependencies; no test tools, nothing to compile. It is kept, and pip runs
+# again only when those requirements change, so a second run takes seconds.
+demo: $(DEMO_VENV)/bin/cookiecutter
 	rm -rf $(DEMO)/my-web-app
-	$(DEMO_TOOLS)/bin/cookiecutter --no-input --output-dir $(DEMO) . port=$(PORT)
+	$(DEMO_VENV)/bin/cookiecutter --no-input --output-dir $(DEMO) . port=$(PORT)
 	$(PYTHON) -c 'import sys, tomllib; print(*tomllib.load(open(sys.argv[1], "rb"))["project"]["dependencies"], sep="\n")' \
 		$(DEMO)/my-web-app/pyproject.toml > $(DEMO)/requirements.txt
-	cmp -s $(DEMO)/requirements.txt $(DEMO_VENV)/requirements.txt || { rm -rf $(DEMO_VENV) && \
-		$(PYTHON) -m venv $(DEMO_VENV) && $(DEMO_VENV)/bin/pip install $(PIP_QUIET) -r $(DEMO)/requirements.txt && \
+	cmp -s $(DEMO)/requirements.txt $(DEMO_VENV)/requirements.txt || { \
+		$(DEMO_VENV)/bin/pip install $(PIP_QUIET) -r $(DEMO)/requirements.txt && \
 		cp $(DEMO)/requirements.txt $(DEMO_VENV)/requirements.txt; }
 	cd $(DEMO)/my-web-app && ../venv/bin/python manage.py db upgrade
 	@echo "Serving on http://127.0.0.1:$(PORT)/ (Ctrl-C stops it)"
 	cd $(DEMO)/my-web-app && exec ../venv/bin/python manage.py serve --bind 127.0.0.1:$(PORT)
 
-# Python 3.11 or newer (the generated project needs it), with venv.
-$(DEMO_TOOLS)/.installed: pyproject.toml
+# Python 3.11 or newer (the generated project needs it), with venv. The `demo` group is read here rather than with
+# `pip install --group`, which would first need a newer pip than Python 3.11's.
+$(DEMO_VENV)/bin/cookiecutter: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "make demo needs Python 3.11 or newer: make demo PYTHON=python3.12")'
-	rm -rf $(DEMO_TOOLS)
-	$(PYTHON) -m venv $(DEMO_TOOLS)
-	$(DEMO_TOOLS)/bin/pip install $(PIP_QUIET) --upgrade 'pip>=25.1'
-	$(DEMO_TOOLS)/bin/pip install $(PIP_QUIET) --group demo
+	rm -rf $(DEMO_VENV)
+	$(PYTHON) -m venv $(DEMO_VENV)
+	$(PYTHON) -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["dependency-groups"]["demo"], sep="\n")' \
+		> $(DEMO)/tools.txt
+	$(DEMO_VENV)/bin/pip install $(PIP_QUIET) -r $(DEMO)/tools.txt
 	touch $@
 
 # Run the template's test suite in parallel. Tests needing system packages skip without them (they fail with CI=true);

@@ -38,6 +38,12 @@ DESCRIPTIONS = {
     "<package>/templates/about.html": "the second page",
     "<package>/templates/notes.html": "the page that writes and reads the database",
     "<package>/migrations/script.py.mako": "the template Alembic writes new migrations from",
+    "<package>/templates/head.html": "what every page's head holds: language, description, icon, stylesheet",
+    "<package>/templates/dashboard.html": "the dashboard's page around Dash's own parts, with the same head",
+    "<package>/templates/admin/base_site.html": "the admin's pages with the same head",
+    "<package>/templates/pages/head.html": "what every page's head holds: language, description, icon, stylesheet",
+    "<package>/assets/label_controls.js": "names the dashboard's controls after their labels, for screen readers",
+    "<package>/static/favicon.svg": "the site's icon, linked under the URL prefix by every page",
     ".env": "this machine's secrets and local settings (mode 0600, ignored by git; never copied to a server)",
 }
 DIRECTORIES = {

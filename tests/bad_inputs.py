@@ -1,5 +1,15 @@
 """Answers the template must refuse: (answers, the message that must name the field and the rule)."""
 
+# fmt: off
+RESERVED_NAMES = ("example.org", "lab.example.org", "example.com", "www.example.net", "app.test", "lab.example",
+                  "x.invalid", "qc.localhost", "eeg.local", "lab.internal", "nas.home.arpa", "x.onion", "x.alt")
+# fmt: on
+RESERVED_RULE = (
+    "domain_name: tls=certbot needs a public domain name that resolves to this server; a single label, an IP address or"
+    " a name reserved for examples, tests or local networks (RFC 2606, 6761: example.org, *.test, *.localhost,"
+    " *.local, ...) can never get a certificate (got "
+)
+
 BAD_INPUTS = [
     ({"project_name": 'Say "hi"'}, "project_name: must not contain double quotes"),
     ({"project_name": " ", "project_slug": "lab"}, "project_name: must not be empty"),
@@ -44,6 +54,10 @@ BAD_INPUTS = [
     ({"port": "\u0661\u0660\u0662\u0664"}, "port: must be a whole number from 1024 to 65535"),
     ({"request_timeout": "1"}, "request_timeout: must be a whole number of seconds from 2 to 600"),
     ({"request_timeout": "30s"}, "request_timeout: must be a whole number of seconds from 2 to 600"),
+    ({"max_body_mb": "0"}, "max_body_mb: must be a whole number of megabytes from 1 to 1024"),
+    ({"max_body_mb": "1025"}, "max_body_mb: must be a whole number of megabytes from 1 to 1024"),
+    ({"max_body_mb": "16m"}, "max_body_mb: must be a whole number of megabytes from 1 to 1024"),
+    ({"max_body_mb": "\uff11\uff16"}, "max_body_mb: must be a whole number of megabytes from 1 to 1024"),
     ({"cors_origins": "viewer.example.org"}, "cors_origins: must be empty, * alone, or origins"),
     ({"cors_origins": "https://viewer.example.org/"}, "cors_origins: must be empty, * alone, or origins"),
     ({"cors_origins": "* https://viewer.example.org"}, "cors_origins: must be empty, * alone, or origins"),
@@ -52,6 +66,14 @@ BAD_INPUTS = [
     ({"cors_paths": "/api/ /api/"}, "cors_paths: must be paths under the prefix"),
     ({"cors_origins": "*", "cors_paths": ""}, "cors_paths: must name at least one path when cors_origins is set"),
     ({"proxy": "none", "bind": "tcp", "cors_origins": "*"}, "cors_origins: the proxy sends the CORS headers"),
+    ({"extra_secrets": "jwt_secret"}, "extra_secrets: must be names such as JWT_SECRET"),
+    ({"extra_secrets": "JWT-SECRET"}, "extra_secrets: must be names such as JWT_SECRET"),
+    ({"extra_secrets": "1TOKEN"}, "extra_secrets: must be names such as JWT_SECRET"),
+    ({"extra_secrets": "JWT_SECRET JWT_SECRET"}, "extra_secrets: must be names such as JWT_SECRET"),
+    ({"extra_secrets": "SECRET_KEY"}, "extra_secrets: must be names such as JWT_SECRET"),
+    ({"extra_secrets": "DATABASE_URL"}, "extra_secrets: must be names such as JWT_SECRET"),
+    ({"extra_secrets": "JWT_SECRET_FALLBACKS"}, "extra_secrets: must be names such as JWT_SECRET"),
+    ({"extra_secrets": "T" * 33}, "extra_secrets: must be names such as JWT_SECRET"),
     ({"backup_schedule": "dayly"}, "backup_schedule: must be one of hourly, daily, weekly, monthly"),
     ({"backup_schedule": "*-*-* 03:00"}, "backup_schedule: must be one of hourly, daily, weekly, monthly"),
     ({"proxy": "none", "bind": "unix"}, "bind: 'unix' needs a proxy"),
@@ -69,21 +91,34 @@ BAD_INPUTS = [
     ({"proxy": "none", "bind": "tcp", "tls": "certificate"}, "tls: HTTPS is terminated by the proxy"),
     ({"tls": "certbot"}, "domain_name: tls=certbot needs a public domain name"),
     ({"tls": "certbot", "domain_name": "127.0.0.1"}, "domain_name: tls=certbot needs a public domain name"),
-    ({"tls": "certbot", "domain_name": "lab.example.org"}, "author_email: tls=certbot gives it to Let's Encrypt"),
-    ({"tls": "certbot", "domain_name": "lab.example.org", "author_email": "me@lab.test"}, "author_email: tls=certbot"),
-    ({"tls": "certbot", "domain_name": "lab.example.org", "author_email": "me@10.0.0.1"}, "author_email: tls=certbot"),
+    # Reserved and special-use names (RFC 2606, 6761, 6762, 7686, 8375, 9476; .internal): never a certificate.
+    *(
+        (
+            {"tls": "certbot", "domain_name": domain, "author_email": "webmaster@eeg-lab.org"},
+            RESERVED_RULE + repr(domain),
+        )
+        for domain in RESERVED_NAMES
+    ),
+    ({"tls": "certbot", "domain_name": "qc.eeg-lab.org"}, "author_email: tls=certbot gives it to Let's Encrypt"),
+    ({"tls": "certbot", "domain_name": "qc.eeg-lab.org", "author_email": "me@lab.test"}, "author_email: tls=certbot"),
+    ({"tls": "certbot", "domain_name": "qc.eeg-lab.org", "author_email": "me@10.0.0.1"}, "author_email: tls=certbot"),
 ]
 
 # Accepted although unusual: the prefix's trailing slash is normalised away, not rejected.
 GOOD_INPUTS = [
     {"url_prefix": "/eegqc/"},
     {"url_prefix": "/lab/eeg-qc_2.1~x"},
-    {"domain_name": "lab.example.org", "tls": "certbot", "author_email": "webmaster@eeg-lab.org"},
+    {"domain_name": "qc.eeg-lab.org", "tls": "certbot", "author_email": "webmaster@eeg-lab.org"},
+    {"domain_name": "lab.example.org", "tls": "certificate"},  # your own certificate: any name you have one for
     {"author_email": "me@10.0.0.1"},
     {"domain_name": "192.168.10.5"},
     {"port": "1024"},
     {"request_timeout": "2"},
     {"request_timeout": "600"},
+    {"max_body_mb": "1"},
+    {"extra_secrets": "JWT_SECRET API_TOKEN_2"},
+    {"extra_secrets": "  JWT_SECRET  "},
+    {"max_body_mb": "1024"},
     {"cors_origins": "*"},
     {"cors_origins": "https://viewer.example.org http://localhost:8080", "cors_paths": "/ /api/v1/ /static/"},
     {"cors_origins": "", "cors_paths": ""},

@@ -21,8 +21,9 @@ from tests.render import CHOICES, PROMPTS, TEMPLATE_ROOT, accepted, hook_answers
 DEPLOY_TEMPLATE_DIR = TEMPLATE_ROOT / "{{cookiecutter.project_slug}}" / "deploy"
 PREFIXES = ("/", "/eegqc")
 TLS_CONTACT = "webmaster@eeg-lab.org"  # tls=certbot: a contact address Let's Encrypt would accept
-TLS_DOMAIN = "lab.example.org"  # tls=certbot needs a public-looking name; the others keep the default
+TLS_DOMAIN = "qc.eeg-lab.org"  # tls=certbot needs a public name (it refuses reserved ones such as example.org)
 CHANGED_TIMEOUT = "95"
+CHANGED_MAX_BODY_MB = "250"
 CORS_ORIGINS = "https://viewer.example.org http://localhost:8080"
 CORS_PATHS = "/media/ /api/ / /static/"
 
@@ -58,7 +59,8 @@ def kind_of(name: str) -> str:
     if name.endswith("-system.conf"):
         return "systemd-system-drop-in"
     if name.startswith("selinux/"):
-        return {".te": "selinux-module", ".fc": "selinux-contexts"}[Path(name).suffix]
+        module = "selinux-redis" if Path(name).stem.endswith("_redis") else "selinux"
+        return {".te": f"{module}-module", ".fc": f"{module}-contexts"}[Path(name).suffix]
     return KIND_BY_NAME[name]
 
 
@@ -92,12 +94,12 @@ def websockets_variants(matrix: list[dict]) -> list[dict]:
 
 
 def free_text_answers(answers: dict) -> dict:
-    """Non-default request_timeout and CORS answers on the combinations with a URL prefix (a free-text answer does
-    not multiply the matrix): the validators see both a default and a changed rendering of every file. An origin
-    list without TLS, any origin (*) with it; never with proxy=none, which refuses CORS."""
+    """Non-default request_timeout, max_body_mb and CORS answers on the combinations with a URL prefix (a free-text
+    answer does not multiply the matrix): the validators see both a default and a changed rendering of every file.
+    An origin list without TLS, any origin (*) with it; never with proxy=none, which refuses CORS."""
     if answers["url_prefix"] == "/":
         return {}
-    changed = {"request_timeout": CHANGED_TIMEOUT}
+    changed = {"request_timeout": CHANGED_TIMEOUT, "max_body_mb": CHANGED_MAX_BODY_MB}
     if answers["proxy"] != "none":
         changed["cors_origins"] = CORS_ORIGINS if answers["tls"] == "none" else "*"
         changed["cors_paths"] = CORS_PATHS
@@ -261,7 +263,7 @@ def make_scratch_tree(scratch: Path, slug: str) -> None:
 
 
 def self_signed_certificate(directory: Path) -> Path:
-    """fullchain.pem + privkey.pem for lab.example.org, made once per directory."""
+    """fullchain.pem + privkey.pem for TLS_DOMAIN, made once per directory."""
     directory.mkdir(parents=True, exist_ok=True)
     if not (directory / "fullchain.pem").exists():
         subprocess.run(

@@ -21,7 +21,7 @@ PROJECT_TREE = "{{cookiecutter.project_slug}}"
 # The app's nginx locations (the site includes them): v1 had a smaller upload limit there.
 NGINX_SITE = f"{PROJECT_TREE}/deploy/{{% if cookiecutter.proxy == 'nginx' %}}nginx-shared-site.conf{{% endif %}}"
 V1_BODY_SIZE_LINE = "client_max_body_size 1m;"
-BODY_SIZE = re.compile(r"client_max_body_size \S+;")
+BODY_SIZE = re.compile(r"client_max_body_size [^;\n]+;")
 V1_PORT = "8080"
 GIT = ["git", "-c", "user.name=Template Tests", "-c", "user.email=tests@example.org", "-c", "commit.gpgsign=false"]
 

@@ -90,14 +90,15 @@ def test_matrix_covers_every_accepted_combination():
     assert set(kinds) == {
         "gunicorn", "uwsgi", "nginx", "nginx-shared", "apache", "apache-shared", "systemd", "systemd-socket",
         "systemd-system-drop-in", "systemd-timer", "supervisord", "install", "deploy-python", "deploy-requirements",
-        "postgresql", "maintenance", "selinux-module", "selinux-contexts",
+        "postgresql", "maintenance", "selinux-module", "selinux-contexts", "selinux-redis-module",
+        "selinux-redis-contexts",
     }  # fmt: skip
 
 
 RENDER_SAMPLES = [
     {"framework": "flask", "server": "gunicorn", "proxy": "nginx", "url_prefix": "/eegqc"},
     {"framework": "django", "server": "uwsgi", "proxy": "apache", "supervisor": "supervisord",
-     "database": "postgresql", "bind": "tcp", "tls": "certbot", "domain_name": "lab.example.org",
+     "database": "postgresql", "bind": "tcp", "tls": "certbot", "domain_name": "qc.eeg-lab.org",
      "author_email": "webmaster@eeg-lab.org"},
     {"framework": "dash", "server": "uwsgi", "proxy": "none", "supervisor": "none", "database": "none",
      "bind": "tcp", "url_prefix": "/eegqc/"},
@@ -161,6 +162,15 @@ def consistency_problems(answers: dict, files: dict[str, str]) -> list[str]:
         if name in files:
             found = set(re.findall(r"(?:_read_timeout |_send_timeout | timeout=)(\d+)", app_lines[name]))
             expect(found == {timeout}, f"{name}: every timeout is request_timeout ({found})")
+    megabytes = answers.get("max_body_mb", "16")
+    if "nginx-shared-site.conf" in files:
+        limits = set(re.findall(r"client_max_body_size (\S+);", files["nginx-shared-site.conf"]))
+        expect(limits == {f"{megabytes}m"}, f"nginx: every body limit is max_body_mb ({limits})")
+    if "apache-shared-site.conf" in files:
+        limits = set(re.findall(r"%\{HTTP:Content-Length\} -gt (\d+)", files["apache-shared-site.conf"]))
+        expect(limits == {str(int(megabytes) * 1024 * 1024)}, f"apache: the body limit is max_body_mb ({limits})")
+        expect("LimitRequestBody" not in files["apache-shared-site.conf"].replace("no LimitRequestBody", ""),
+               "apache: no LimitRequestBody, which httpd never applies to a proxied request")  # fmt: skip
     # manage.py check looks for "<prefix>/" in each server and proxy file.
     for name in ("gunicorn.conf.py", "uwsgi.ini", "nginx-shared-site.conf", "apache-shared-site.conf"):
         if prefix and name in files:
@@ -174,7 +184,10 @@ def consistency_problems(answers: dict, files: dict[str, str]) -> list[str]:
         expect(re.search(r"^\s*(location|upstream|proxy_pass|uwsgi_pass|alias)\b", site, re.M) is None
                or "location / {\n        return 404;" in site or "acme-challenge" in site,
                "nginx: the app's locations are in the included file only")  # fmt: skip
-        expect(f"location {prefix}/ {{" in lines, "nginx: location for the prefix")
+        expect(f"location ^~ {prefix}/ {{" in lines, "nginx: location for the prefix")
+        kinds = re.findall(r"^\s*location (\S+) ", lines, re.M)
+        expect(all(kind in ("^~", "=") or kind.startswith("@") for kind in kinds),
+               "nginx: every location of the app is ^~, exact or named: no regex location of a block wins")  # fmt: skip
         expect(f"location ^~ {prefix}/static/ {{\n        alias {static};" in lines, "nginx: static alias")
         address_in_file = f"unix:{address}" if answers["bind"] == "unix" else address
         if answers["server"] == "gunicorn":
@@ -184,10 +197,18 @@ def consistency_problems(answers: dict, files: dict[str, str]) -> list[str]:
         expect((f"uwsgi_pass {address_in_file};" in lines) == (answers["server"] == "uwsgi"), "nginx: uwsgi_pass")
         expect("error_page 502 =503 @my_web_app_maintenance;" in lines, "nginx: maintenance page")
         expect("X-Forwarded-Proto $scheme;" in lines or "X_FORWARDED_PROTO $scheme;" in lines, "nginx: the scheme")
-        locations = len(re.findall(r"^\s*location ", lines, re.M))
-        # and in each preflight block (CORS): a block with add_header lines of its own inherits none
-        blocks = locations + lines.count("if ($request_method = OPTIONS) {")
-        expect(lines.count("add_header X-Frame-Options") == blocks, "nginx: headers in each location")
+        # A block with add_header lines of its own inherits none of the server block's: only the media and protected
+        # files (their sandbox policy) and CORS may have some, and those repeat the whole set.
+        blocks = nginx_blocks(lines)
+        own_headers = {block.split("{", 1)[0].strip() for block in blocks if "add_header " in block}
+        expected = {f"location ^~ {prefix}/media/", f"location ^~ {prefix}/_protected/"}
+        if answers.get("cors_origins"):
+            expected |= {f"location ^~ {prefix}{path}" for path in answers["cors_paths"].split()}
+            expected.add("if ($request_method = OPTIONS)")
+        expect(own_headers == expected, f"nginx: add_header only where the app's own header is needed: {own_headers}")
+        expect(all("add_header X-Frame-Options" in block for block in blocks if "add_header " in block),
+               "nginx: a block with add_header repeats the security headers")  # fmt: skip
+        expect("_hide_header" not in lines, "nginx: the app sends no security header behind a proxy: nothing to hide")
         expect(re.search(r"^\s*(listen|server_name|server_tokens|gzip)\b", lines, re.M) is None,
                "nginx: nothing of the whole server in the app's lines")  # fmt: skip
         if prefix:
@@ -209,6 +230,10 @@ def consistency_problems(answers: dict, files: dict[str, str]) -> list[str]:
             expect(passes[0].endswith(f"{prefix}/"), "apache: the prefix stays in the path for gunicorn")
         expect('RequestHeader set X-Forwarded-Proto "expr=%{REQUEST_SCHEME}"' in shared, "apache: the request's scheme")
         outside = [line for line in shared.splitlines() if re.match(r"(Header|LimitRequestBody|ServerName)\b", line)]
+        paths = re.findall(r'^(?:Alias|ProxyPass|<Location) "([^"]*)"', shared, re.M)
+        expect(all(path.startswith(f"{prefix}/") for path in paths), f"apache: every path under the prefix: {paths}")
+        security = r"(X-Frame-Options|X-Content-Type-Options|Referrer-Policy|Strict-Transport-Security)"
+        expect(not re.search(rf"Header \w+ (set|unset) {security}", shared), "apache: security headers are the host's")
         expect(not outside, f"apache: nothing of the whole virtual host in the app's lines: {outside}")
     if answers["proxy"] in ("nginx", "apache"):
         lines = files[f"{answers['proxy']}-shared-site.conf"]
@@ -312,6 +337,21 @@ def python_strings(source: str, constants: dict[str, str]) -> list[str]:
     return [text(node) for node in ast.walk(ast.parse(source)) if isinstance(node, ast.JoinedStr | ast.Constant)]
 
 
+def nginx_blocks(lines: str) -> list[str]:
+    """The app's location blocks and the blocks nested in them (CORS preflights), each from its opening line to its
+    closing brace."""
+    blocks, open_blocks = [], []
+    for line in lines.splitlines(keepends=True):
+        for text in open_blocks:
+            text.append(line)
+        stripped = line.strip()
+        if stripped.endswith("{") and not stripped.startswith("#"):
+            open_blocks.append([line])
+        elif stripped == "}" and open_blocks:
+            blocks.append("".join(open_blocks.pop()))
+    return blocks
+
+
 WEBSOCKET_LINES = re.compile(r"^ *# Websockets \(Django Channels\).*?^ *(?:\}|ProxyPass [^\n]*)\n", re.M | re.S)
 
 
@@ -341,10 +381,10 @@ def websocket_problems(answers: dict, files: dict[str, str]) -> list[str]:
         return problems
     block = blocks[0]
     if proxy == "nginx":
-        expect(f"location {prefix}/ws/ {{\n" in block, "nginx: location <prefix>/ws/")
+        expect(f"location ^~ {prefix}/ws/ {{\n" in block, "nginx: location <prefix>/ws/")
         for line in (f"proxy_pass http://unix:{socket};", "proxy_http_version 1.1;",
                      "proxy_set_header Upgrade $http_upgrade;", 'proxy_set_header Connection "upgrade";',
-                     "proxy_read_timeout 120s;", "add_header X-Frame-Options"):  # fmt: skip
+                     "proxy_read_timeout 120s;"):  # fmt: skip
             expect(line in block, f"nginx: {line}")
     else:
         expect(block.rstrip().endswith(

@@ -35,7 +35,7 @@ PROJECTS = {
         "bind": "unix", "url_prefix": "/eegqc"},
     "django-uwsgi-apache-supervisord-postgresql-certbot": {
         "framework": "django", "server": "uwsgi", "proxy": "apache", "supervisor": "supervisord",
-        "database": "postgresql", "bind": "tcp", "tls": "certbot", "domain_name": "lab.example.org",
+        "database": "postgresql", "bind": "tcp", "tls": "certbot", "domain_name": "qc.eeg-lab.org",
         "author_email": "webmaster@eeg-lab.org", "python_version": "3.12"},
     "flask-uwsgi-apache-systemd-postgresql-certificate": {
         "framework": "flask", "server": "uwsgi", "proxy": "apache", "supervisor": "systemd", "database": "postgresql",

@@ -24,6 +24,10 @@ pytestmark = pytest.mark.deploy
 SLUG = "my-web-app"
 NAME = SLUG.replace("-", "_")
 MODULE = f"selinux/{NAME}_proxy"
+REDIS = f"selinux/{NAME}_redis"  # the app's own Redis, with task_queue=celery
+# RHEL's name for the type of Redis's runtime files; Debian's policy has it as an alias of redis_runtime_t, the name
+# sesearch prints.
+REDIS_RUNTIME = "redis_runtime_t"
 
 
 def sources(unique: UniqueFile, directory: Path, te: str | None = None) -> tuple[Path, Path]:
@@ -57,11 +61,12 @@ def assert_contexts_pass_setfiles(policy: Path, fc: str, scratch: Path) -> None:
     assert check.ok, check
 
 
-def test_every_stack_with_a_proxy_has_a_module_and_no_other_stack_has_one():
+def test_every_stack_with_a_proxy_or_celery_has_its_module_and_no_other_stack_has_one():
     for answers, files in rendered_matrix():
         names = sorted(name for name in files if name.startswith("selinux/"))
         expected = [f"{MODULE}.fc", f"{MODULE}.te"] if answers["proxy"] in ("nginx", "apache") else []
-        assert names == expected, answers
+        expected += [f"{REDIS}.fc", f"{REDIS}.te"] if answers["task_queue"] == "celery" else []
+        assert names == sorted(expected), answers
 
 
 @pytest.mark.parametrize("unique", params("selinux-module"))
@@ -128,6 +133,69 @@ def test_the_policy_lets_httpd_reach_the_app_and_every_file_context_passes_setfi
     broken = contexts[0].content.replace(f"{NAME}_app_path_t", f"{NAME}_app_pth_t")
     with pytest.raises(AssertionError):
         assert_contexts_pass_setfiles(policy, broken, tmp_path)
+
+
+# ---------------------------------------------------------------- the app's own Redis (task_queue=celery)
+def redis_policy(unique: UniqueFile, directory: Path, with_redis: bool = True) -> Path:
+    """The reference policy with this stack's modules installed together, as install.sh loads them: the proxy's (when
+    the stack has one) and, with `with_redis`, the Redis one."""
+    directory.mkdir(parents=True)
+    modules = [MODULE] * (f"{MODULE}.te" in unique.companion) + [REDIS] * with_redis
+    packages = []
+    for module in modules:
+        te, fc = directory / f"{Path(module).name}.te", directory / f"{Path(module).name}.fc"
+        te.write_text(unique.companion[f"{module}.te"])
+        fc.write_text(unique.companion[f"{module}.fc"])
+        package = validators.selinux_package(te, fc, directory)
+        assert package.ok, package
+        packages.append(directory / f"{Path(module).name}.pp")
+    installed, policy = validators.selinux_policy_with(packages, directory)
+    assert installed.ok, installed
+    return policy
+
+
+def socket_directory_type(unique: UniqueFile) -> str:
+    """The type of the run directory Redis makes its socket in: the proxy module's own with bind=unix, else /run's."""
+    return f"{NAME}_app_socket_t" if f"type {NAME}_app_socket_t;" in unique.content else "var_run_t"
+
+
+@pytest.mark.parametrize("unique", params("selinux-redis-module"))
+def test_redis_module_builds_and_lets_redis_write_its_queue_and_socket(unique, tmp_path):
+    """Each distinct Redis module: compiled as install.sh does and by the reference policy's Makefile, loaded with the
+    proxy's module; redis_t (the domain systemd starts /usr/bin/redis-server in) may then make its socket in the run
+    directory, where it is labelled a Redis runtime file, and write its queue where the .fc labels it; the file
+    contexts pass `setfiles -c`."""
+    te, fc = tmp_path / "src" / f"{NAME}_redis.te", tmp_path / "src" / f"{NAME}_redis.fc"
+    te.parent.mkdir()
+    te.write_text(unique.content)
+    fc.write_text(unique.companion[f"{REDIS}.fc"])
+    assert validators.selinux_package(te, fc, tmp_path / "src").ok
+    built = validators.selinux_refpolicy_build(te, fc, tmp_path)
+    assert built.ok, built
+    policy = redis_policy(unique, tmp_path / "policy")
+    directory = socket_directory_type(unique)
+    for rule in [("redis_t", directory, "dir", "add_name"), ("redis_t", directory, "dir", "remove_name"),
+                 ("redis_t", REDIS_RUNTIME, "sock_file", "create"), ("redis_t", "redis_var_lib_t", "dir", "add_name"),
+                 ("redis_t", "redis_var_lib_t", "file", "write")]:  # fmt: skip
+        found = validators.sesearch_allows(policy, *rule)
+        assert found.ok, found
+    transition = validators.run([validators.require_tool("sesearch", "setools"), "-T", "-s", "redis_t", "-t", directory,
+                                 "-c", "sock_file", str(policy)])  # fmt: skip
+    assert f"type_transition redis_t {directory}:sock_file {REDIS_RUNTIME};" in transition.stdout, transition
+    contexts = tmp_path / "redis_file_contexts"
+    contexts.write_text(unique.companion[f"{REDIS}.fc"])
+    check = validators.setfiles_check(policy, contexts)
+    assert check.ok, check
+    assert "/redis(/.*)? system_u:object_r:redis_var_lib_t:s0" in contexts.read_text()
+    assert "/redis\\.sock -s system_u:object_r:redis_var_run_t:s0" in contexts.read_text()
+
+
+def test_without_the_redis_module_redis_cannot_make_its_socket(tmp_path):
+    """The rule the module adds is not in the policy without it (the proxy's module alone, bind=unix)."""
+    unique = next(param.values[0] for param in params("selinux-redis-module")
+                  if socket_directory_type(param.values[0]) != "var_run_t")  # fmt: skip
+    policy = redis_policy(unique, tmp_path / "policy", with_redis=False)
+    assert not validators.sesearch_allows(policy, "redis_t", f"{NAME}_app_socket_t", "dir", "add_name").ok
 
 
 # ---------------------------------------------------------------- which domain owns the socket

@@ -142,6 +142,18 @@ def request_timeout_problems(timeout) -> list[str]:
     return []
 
 
+# Megabytes: at least one (a form with a file), at most 1024 (Apache's own default ceiling for a request body).
+MAX_BODY_MB_RANGE = (1, 1024)
+
+
+def max_body_mb_problems(megabytes) -> list[str]:
+    text = str(megabytes)
+    low, high = MAX_BODY_MB_RANGE
+    if not (text.isascii() and text.isdigit()) or not low <= int(text) <= high:
+        return [f"max_body_mb: must be a whole number of megabytes from {low} to {high} (got {text!r})"]
+    return []
+
+
 def cors_problems(origins: str, paths: str) -> list[str]:
     problems = []
     listed = origins.split()
@@ -171,6 +183,38 @@ def cors_problems(origins: str, paths: str) -> list[str]:
     return problems
 
 
+# What the generated project reads from the environment and .env (every name in .env.example, which a template test
+# keeps true) and what its units, programs and servers set: an extra secret of the same name would change them.
+# fmt: off
+PROJECT_VARIABLES = {
+    "SECRET_KEY", "SECRET_KEY_FALLBACKS", "DEBUG", "URL_PREFIX", "ALLOWED_HOSTS", "STATIC_ROOT", "CSRF_TRUSTED_ORIGINS",
+    "DATA_DIR", "DATABASE_URL", "BACKUP_DIR", "BACKUP_KEEP", "TEST_DATABASE_URL", "CELERY_BROKER_URL",
+    "CELERY_RESULT_BACKEND", "CELERY_TASK_ALWAYS_EAGER", "CELERY_VISIBILITY_TIMEOUT", "CELERY_PRUNE_INTERVAL",
+    "CELERY_BEAT", "TEST_BROKER_URL", "SESSION_COOKIE_SECURE",
+    "RUN_DIR", "CODE_DIR", "SERVE_BIND", "WEB_CONCURRENCY", "RUNTIME_DIRECTORY", "DJANGO_SETTINGS_MODULE",
+    "PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE", "PATH", "HOME",
+}
+# fmt: on
+# At most 32 characters: the settings line naming a secret and its fallbacks stays within 120 columns.
+SECRET_NAME = re.compile(r"[A-Z][A-Z0-9_]{0,31}")
+
+
+def extra_secrets_problems(names: str) -> list[str]:
+    listed = names.split()
+    wrong = [
+        name for name in listed
+        if not SECRET_NAME.fullmatch(name) or name in PROJECT_VARIABLES or name.endswith("_FALLBACKS")
+    ]  # fmt: skip
+    if wrong or len(set(listed)) != len(listed):
+        return [
+            "extra_secrets: must be names such as JWT_SECRET (capital letters, digits and underscores, starting with a "
+            "letter, at most 32 characters), separated by spaces, each once, none ending in _FALLBACKS (a rotation "
+            f"keeps the previous values there) and none of the project's own settings such as SECRET_KEY or "
+            f"DATABASE_URL (got {names!r})"
+        ]
+    return []
+
+
 # Names that systemd's OnCalendar= and cron (as @hourly ...) both read, with the same meaning.
 BACKUP_SCHEDULES = ("hourly", "daily", "weekly", "monthly")
 
@@ -191,6 +235,8 @@ def problems(answers: dict) -> list[str]:
         *url_prefix_problems(answers["url_prefix"]),
         *port_problems(answers["port"]),
         *request_timeout_problems(answers["request_timeout"]),
+        *max_body_mb_problems(answers["max_body_mb"]),
         *cors_problems(answers["cors_origins"], answers["cors_paths"]),
+        *extra_secrets_problems(answers["extra_secrets"]),
         *backup_schedule_problems(answers["backup_schedule"]),
     ]

@@ -219,6 +219,14 @@ class Browser:
             self.send("Browser.getVersion", browser=True)  # reads the events that arrived meanwhile
         return found
 
+    def wait_for_answers(self, timeout: float = PAGE_TIMEOUT) -> None:
+        """Wait until every request of the page has its answer or its failure. The load event does not wait for
+        all of them: Chromium fetches the page's icon after it, so it may still be in flight when a check reads."""
+        deadline = time.monotonic() + timeout
+        while any(not r["status"] and not r["failed"] for r in self.responses()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+            self.send("Browser.getVersion", browser=True)  # reads the events that arrived meanwhile
+
     def screenshot(self, path: Path) -> None:
         data = self.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": False})["data"]
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -283,7 +291,9 @@ def record_screenshot(stack, browser: Browser, page: str) -> None:
 
 
 def assert_same_origin_answers(browser: Browser, origin: str, prefix: str) -> list[dict]:
-    """The page's requests to the stack: all under the prefix, none answered with an error."""
+    """The page's requests to the stack: all under the prefix, none answered with an error (one still unanswered
+    after the wait counts as failed)."""
+    browser.wait_for_answers()
     own = [r for r in browser.responses() if urlsplit(r["url"]).netloc == origin]
     assert own, f"no responses from {origin}\n{browser.summary()}"
     outside = [r["url"] for r in own if not urlsplit(r["url"]).path.startswith(prefix + "/")]

@@ -30,6 +30,24 @@ CERTIFICATE = "/etc/ssl/certs/lab-home.pem"
 KEY = "/etc/ssl/private/lab-home.key"
 MARKER = "# the lab's apps"
 
+# The institute's own headers and caching rule for its assets: under the prefix the app's files are still the app's
+# (^~), and the responses carry these headers unchanged, each once.
+INSTITUTE_HEADERS = {
+    "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
+    "Content-Security-Policy": "frame-ancestors 'self'",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "SAMEORIGIN",
+    "Referrer-Policy": "same-origin",
+    "X-Served-By": "lab-home",
+}
+INSTITUTE_NGINX_HEADERS = "\n".join(
+    f'    add_header {name} "{value}" always;' for name, value in INSTITUTE_HEADERS.items()
+)
+INSTITUTE_APACHE_HEADERS = "\n".join(
+    [f'    Header always set {name} "{value}"' for name, value in INSTITUTE_HEADERS.items()]
+    + ['    <LocationMatch "\\.(js|css|png)$">', '        Header set Cache-Control "max-age=2592000"']
+    + ["    </LocationMatch>"]
+)
 NGINX_HOME_SITE = f"""\
 server {{
     listen 80;
@@ -38,9 +56,12 @@ server {{
     ssl_certificate {CERTIFICATE};
     ssl_certificate_key {KEY};
     root {HOME};
-    add_header X-Served-By "lab-home" always;
+{INSTITUTE_NGINX_HEADERS}
     location / {{
         try_files $uri $uri/ =404;
+    }}
+    location ~* \\.(js|css|png)$ {{
+        expires 30d;
     }}
     {MARKER}
 }}
@@ -49,6 +70,7 @@ APACHE_HOME_SITE = f"""\
 <VirtualHost *:80>
     ServerName localhost
     DocumentRoot {HOME}
+{INSTITUTE_APACHE_HEADERS}
     {MARKER}
 </VirtualHost>
 <VirtualHost *:443>
@@ -57,6 +79,7 @@ APACHE_HOME_SITE = f"""\
     SSLEngine on
     SSLCertificateFile {CERTIFICATE}
     SSLCertificateKeyFile {KEY}
+{INSTITUTE_APACHE_HEADERS}
     {MARKER}
 </VirtualHost>
 """
@@ -90,7 +113,7 @@ def prepare(stack) -> None:
         run(["ln", "-s", home_site(proxy), "/etc/nginx/sites-enabled/lab-home.conf"])
         run(["systemctl", "enable", "--now", "nginx"])
     else:
-        run(["a2enmod", "-q", "ssl"])
+        run(["a2enmod", "-q", "ssl", "headers"])
         run(["a2ensite", "-q", "lab-home"])
         run(["systemctl", "enable", "--now", "apache2"])
     assert_home_pages(stack)
@@ -181,6 +204,23 @@ def check_app_over_https(stack) -> None:
         )
 
 
+def check_host_headers(stack) -> None:
+    """The page, a static file (which the host's regex location for .js/.css/.png would take without ^~) and the app's
+    404 under the prefix: 200, 200, 404, each with every header of the host's block once, as the block sets it."""
+    from tests.e2e.stack import PREFIX
+
+    problems = []
+    for path, status in ((f"{PREFIX}/", 200), (stack.static_path(), 200), (f"{PREFIX}/no-such-page", 404)):
+        response = curl(stack, "https", path)
+        if response.status != status:
+            problems.append(f"{path}: {response.status}, want {status}")
+        for name, value in INSTITUTE_HEADERS.items():
+            values = [found for header, found in response.header_lines if header == name.lower()]
+            if values != [value]:
+                problems.append(f"{path}: {name} {values}")
+    assert not problems, problems
+
+
 def form_token(page: str, field: str) -> str:
     match = re.search(rf'name="{field}"[^>]*value="([^"]+)"', page) or re.search(
         rf'value="([^"]+)"[^>]*name="{field}"', page
@@ -225,6 +265,12 @@ CHECKS = [
         "after_install",
         "join: the app over HTTPS, links and redirect in the request's scheme",
         check_app_over_https,
+        joins,
+    ),
+    Check(
+        "after_install",
+        "join: the host's headers on the app's responses, unchanged and once",
+        check_host_headers,
         joins,
     ),
     Check(

@@ -28,10 +28,31 @@ def postgresql_url(password: str) -> str:
 
 
 {% endif %}
+{% set extra_secrets = cookiecutter.extra_secrets.split() %}
+{% if extra_secrets %}
+# The project's own secrets beside SECRET_KEY (the extra_secrets answer): made, kept and rotated like it.
+{% if extra_secrets | length == 1 %}
+EXTRA_SECRETS = ("{{ extra_secrets[0] }}",)
+{% else %}
+EXTRA_SECRETS = (
+{% for name in extra_secrets %}
+    "{{ name }}",
+{% endfor %}
+)
+{% endif %}
+{% endif %}
+# What `init-config --rotate` replaces, each keeping its previous values in <NAME>_FALLBACKS.
+ROTATED_SECRETS = ("SECRET_KEY",{{ " *EXTRA_SECRETS" if extra_secrets else "" }})
+ROTATE_HELP = f"New values for {', '.join(ROTATED_SECRETS)}; the old ones stay valid as fallbacks (<NAME>_FALLBACKS)."
+
+
 def secret_generators() -> dict:
     """The secrets this project needs, each with a function that makes a fresh value."""
     return {
         "SECRET_KEY": new_secret_key,
+{% if extra_secrets %}
+        **dict.fromkeys(EXTRA_SECRETS, new_secret_key),
+{% endif %}
 {% if cookiecutter.database == "postgresql" %}
         "DATABASE_URL": lambda: postgresql_url(password=secrets.token_urlsafe(32)),
 {% endif %}
@@ -95,8 +116,9 @@ def init_config(env_file: Path, rotate: bool = False) -> str:
     added = ensure_secrets(env_file)
     after = []
     if rotate:
-        rotate_secret_key(env_file)
-        added.append("SECRET_KEY (rotated; the previous key is in SECRET_KEY_FALLBACKS)")
+        for name in ROTATED_SECRETS:
+            rotate_secret(env_file, name)
+            added.append(f"{name} (rotated; the previous value is in {name}_FALLBACKS)")
         after.append(AFTER_CHANGE)
 {% if cookiecutter.database == "postgresql" %}
     if rotate_database_password:
@@ -109,13 +131,14 @@ def init_config(env_file: Path, rotate: bool = False) -> str:
     return "\n".join([f"{env_file}: wrote {', '.join(added)}", *(after or [AFTER_CHANGE])])
 
 
-def rotate_secret_key(env_file: Path) -> None:
-    """New SECRET_KEY; the old one moves to SECRET_KEY_FALLBACKS so existing sessions stay valid until they expire."""
+def rotate_secret(env_file: Path, name: str = "SECRET_KEY") -> None:
+    """A new value for `name`; the old one moves to <name>_FALLBACKS (SECRET_KEY's: existing sessions stay valid until
+    they expire), which keeps the newest FALLBACKS_KEPT."""
     values = read(env_file)
-    old = values.get("SECRET_KEY", "")
-    fallbacks = [key for key in values.get("SECRET_KEY_FALLBACKS", "").split(",") if key]
+    old = values.get(name, "")
+    fallbacks = [key for key in values.get(f"{name}_FALLBACKS", "").split(",") if key]
     fallbacks = ([old] if old else []) + fallbacks
-    update(env_file, {"SECRET_KEY": new_secret_key(), "SECRET_KEY_FALLBACKS": ",".join(fallbacks[:FALLBACKS_KEPT])})
+    update(env_file, {name: new_secret_key(), f"{name}_FALLBACKS": ",".join(fallbacks[:FALLBACKS_KEPT])})
 {% if cookiecutter.database == "postgresql" %}
 
 

@@ -3,9 +3,11 @@ address one it accepts (it refuses reserved domains such as example.org)."""
 
 import ipaddress
 
-# Names reserved for examples and local use (RFC 2606, RFC 6761, RFC 6762): never a public site or a mailbox.
-RESERVED_DOMAINS = ("example.com", "example.net", "example.org")
-RESERVED_SUFFIXES = ("example", "test", "invalid", "localhost", "local")
+# Names reserved for examples, tests and local or private networks: no certificate authority issues a certificate for
+# them, nor accepts a mailbox there. RFC 2606 and 6761 (example.*, .example, .test, .invalid, .localhost), RFC 6762
+# (.local), RFC 7686 (.onion), RFC 8375 (home.arpa), RFC 9476 (.alt), and .internal (ICANN, 2024).
+RESERVED_DOMAINS = ("example.com", "example.net", "example.org", "home.arpa")
+RESERVED_SUFFIXES = ("example", "test", "invalid", "localhost", "local", "onion", "alt", "internal")
 
 
 def is_ip_address(name):
@@ -29,8 +31,12 @@ def is_reserved(domain):
 
 def validate(answers):
     domain = answers["domain_name"]
-    if "." not in domain or domain.endswith(".localhost") or is_ip_address(domain):
-        yield f"domain_name: tls=certbot needs a public domain name such as lab.example.org (got {domain!r})"
+    if is_reserved(domain):
+        yield (
+            "domain_name: tls=certbot needs a public domain name that resolves to this server; a single label, an IP"
+            " address or a name reserved for examples, tests or local networks (RFC 2606, 6761: example.org, *.test,"
+            f" *.localhost, *.local, ...) can never get a certificate (got {domain!r})"
+        )
     email = answers["author_email"]
     if is_reserved(email.rpartition("@")[2]):
         yield (
