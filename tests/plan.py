@@ -68,6 +68,10 @@ class Host:
             scripted.append(("regex", r"^selinuxenabled$", ""))
         if self.certificate:
             scripted.append(("regex", rf"^test -e /etc/ssl/{SLUG}/(fullchain|privkey)\.pem$", ""))
+            # A certificate for the domain, its key, not expiring: the public keys the same, the host matched.
+            scripted.append(("regex", r"^openssl (x509 .*-pubkey|pkey .*-pubout)", "-----BEGIN PUBLIC KEY-----\n"))
+            scripted.append(("regex", r"^openssl x509 .* -checkhost (\S+)$", "Hostname does match certificate\n"))
+            scripted.append(("regex", r"^openssl x509 .* -checkend \d+$", ""))
         if self.administrator:
             scripted.append(("regex", r"^test -e /var/lib/systemd/linger/", ""))
         else:

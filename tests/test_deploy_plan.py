@@ -161,6 +161,12 @@ SCENARIOS[HEAVY] |= {
 SCENARIOS[CERTIFICATE] |= {
     "no-certificate": scenario(CERTIFICATE, certificate=False),
     "dry-no-certificate": scenario(CERTIFICATE, "--dry", certificate=False),
+    # Another key's certificate, for another name, expired: all three said at once.
+    "wrong-certificate": scenario(CERTIFICATE, certificate=True, answers=(
+        says(r"^openssl pkey ", "-----BEGIN PUBLIC KEY-----\nanother\n"),
+        says(r"-checkhost ", "Hostname lab.example.org does NOT match certificate\n"), fails(r"-checkend 0$"))),
+    "encrypted-key": scenario(CERTIFICATE, certificate=True, answers=(fails(r"^openssl pkey "),)),
+    "expiring": scenario(CERTIFICATE, certificate=True, answers=(fails(r"-checkend 1209600$"),)),
     "ufw": scenario(CERTIFICATE, ufw="enabled"),
     "ufw-open": scenario(CERTIFICATE, ufw="open"),
     "join": scenario(CERTIFICATE, "--join", certificate=False),
@@ -267,6 +273,8 @@ def expected_packages(answers: dict, family: str) -> set[str]:
         packages |= {"checkpolicy", "policycoreutils"}
     if answers.get("tls") == "certbot":
         packages |= {"certbot", f"python3-certbot-{answers['proxy']}"}
+    if answers.get("tls") == "certificate":
+        packages |= {"openssl"}  # the certificate's checks before it goes live
     if answers.get("task_queue") == "celery":  # the app's own Redis
         packages.add("redis-server" if debian else "redis")
     return packages
@@ -316,9 +324,10 @@ def expected_system_files(answers: dict, family: str, join: bool = False, selinu
         expected.add(f"/etc/apache2/snippets/{SLUG}.conf" if debian else f"/etc/httpd/snippets/{SLUG}.conf")
         if not join:
             expected.add(f"/etc/apache2/sites-available/{SLUG}.conf" if debian else f"/etc/httpd/conf.d/{SLUG}.conf")
-    if answers["proxy"] != "none" and not debian and selinux:
-        # The SELinux module's sources, root's own copy to build from.
-        module = f"/usr/local/share/selinux/{SLUG}/{SLUG.replace('-', '_')}_proxy"
+    # The SELinux modules' sources, root's own copy to build from: the proxy's, the app's own Redis's.
+    modules = ["proxy"] * (answers["proxy"] != "none") + ["redis"] * (answers.get("task_queue") == "celery")
+    for name in modules if not debian and selinux else []:
+        module = f"/usr/local/share/selinux/{SLUG}/{SLUG.replace('-', '_')}_{name}"
         expected |= {f"{module}.te", f"{module}.fc"}
     return expected
 
@@ -476,7 +485,13 @@ def test_system_commands_of_each_value(plan_of, case):
         assert f"semodule -i {module}.pp" in ran and any(line.startswith(f"restorecon -R {APP_DIR} ") for line in ran)
         port = "semanage port -a -t my_web_app_app_port_t -p tcp 8000"
         assert any(line.startswith(port) for line in ran) == (answers["bind"] == "tcp")
-    else:
+    if answers.get("task_queue") == "celery" and not debian:  # the app's own Redis's module, after the proxy's
+        redis = f"/usr/local/share/selinux/{SLUG}/{SLUG.replace('-', '_')}_redis"
+        loads = plan.sent(r"^semodule -i ")
+        assert loads[-1] == f"semodule -i {redis}.pp" and len(loads) == 1 + (answers["proxy"] != "none"), loads
+        assert any(f" /var/lib/{SLUG}/redis" in line for line in plan.sent(r"^restorecon -R "))
+        before(plan, rf"^\+ semodule -i {redis}\.pp$", rf"^\+ (systemctl|supervisorctl) .*\b{SLUG}-redis\b")
+    elif answers["proxy"] == "none" or debian:
         assert not plan.sent(r"^(semodule|restorecon|semanage|checkmodule)")
 
 
@@ -592,7 +607,17 @@ def test_missing_certificate_stops_before_anything_of_the_app_changes(plan_of):
     pair = f"/etc/ssl/{SLUG}"
     message = f"put the certificate chain in {pair}/fullchain.pem and its key in {pair}/privkey.pem"
     refused(plan_of(CERTIFICATE, "no-certificate"), message)
-    assert ok(plan_of(CERTIFICATE, "dry-no-certificate")).said(f"no certificate yet in {pair} (a real run stops here: ")
+    assert ok(plan_of(CERTIFICATE, "dry-no-certificate")).said(f"certificate: {message} (a real run stops here)")
+
+
+def test_a_certificate_the_site_cannot_serve_stops_before_anything_of_the_app_changes(plan_of):
+    chain, key = f"/etc/ssl/{SLUG}/fullchain.pem", f"/etc/ssl/{SLUG}/privkey.pem"
+    refused(plan_of(CERTIFICATE, "wrong-certificate"), f"{key} is not the key of the certificate in {chain} (their "
+            f"public keys differ); the certificate in {chain} is not for lab.example.org (openssl x509 -checkhost); "
+            f"the certificate in {chain} has expired")  # fmt: skip
+    refused(plan_of(CERTIFICATE, "encrypted-key"), f"{key} is not a private key the proxy can read (PEM, not encrypted)")
+    expiring = ok(plan_of(CERTIFICATE, "expiring"))
+    assert expiring.said(f"the certificate in {chain} expires within 14 days: renew it") and expiring.sent(r"^ln ")
 
 
 def test_uwsgi_build_needs_are_checked_before_anything_of_the_app_changes(plan_of):
@@ -1096,9 +1121,11 @@ def test_root_python_check_reads_a_real_tree_with_the_host_s_shell(plan_of, tmp_
 DEPLOY_QUESTIONS = ("framework", "server", "proxy", "supervisor", "database", "tls", "task_queue", "websockets")
 VALUE_MODULE = re.compile(r"^\{% if cookiecutter\.(_*\w+) == '(\w+)' %\}(\w+)\.py\{% endif %\}$")
 # Code every value of a question shares, present whenever one is chosen: named after the question, or after what it is
-# for (firewall.py: the proxy's ports; selinux.py: the proxy's access; graceful.py: the supervisor's reload).
+# for (firewall.py: the proxy's ports; graceful.py: the supervisor's reload).
 SHARED_MODULE = re.compile(r"^\{% if cookiecutter\.(\w+) (!= 'none'|in \[[^]]*\]) %\}(\w+)\.py\{% endif %\}$")
-SHARED = {"proxy": {"proxy", "firewall", "selinux"}, "supervisor": {"graceful"}, "database": {"backups"}}
+SHARED = {"proxy": {"proxy", "firewall"}, "supervisor": {"graceful"}, "database": {"backups"}}
+# RHEL's policy modules, for the values that bring one: the proxy's access, the app's own Redis (Celery's broker).
+SELINUX = "{% if cookiecutter.proxy in ['nginx', 'apache'] or cookiecutter.task_queue == 'celery' %}selinux.py{% endif %}"
 # How each value shows in deploy code that handles it: its name, except where the name is an ordinary word or the
 # operating system's own tool (systemctl and journalctl serve whatever the supervisor).
 SIGNS = {("tls", "certificate"): r"/etc/ssl/", ("supervisor", "systemd"): r"daemon-reload|/etc/systemd/system"}
@@ -1107,7 +1134,8 @@ SIGNS = {("tls", "certificate"): r"/etc/ssl/", ("supervisor", "systemd"): r"daem
 def test_each_value_module_is_named_after_its_value():
     conditional = [path.name for path in ENGINE_TEMPLATE_DIR.iterdir() if "{%" in path.name]
     assert conditional, "no per-value modules"
-    for name in conditional:
+    assert SELINUX in conditional
+    for name in set(conditional) - {SELINUX}:
         shared = SHARED_MODULE.match(name)
         if shared:
             question, condition, module = shared.groups()

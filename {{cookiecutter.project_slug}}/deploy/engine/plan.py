@@ -15,10 +15,10 @@ from collections.abc import Callable
 {% endif %}
 {% if cookiecutter.proxy != 'none' %}
 {% set plain = plain + ['firewall', 'proxy'] %}
-{% if cookiecutter.proxy in ['nginx', 'apache'] %}
-{% set plain = plain + ['selinux'] %}
-{% endif %}
 {% set named = named + [('proxy_' ~ cookiecutter.proxy, 'proxy_site')] %}
+{% endif %}
+{% if cookiecutter.proxy in ['nginx', 'apache'] or cookiecutter.task_queue == 'celery' %}
+{% set plain = plain + ['selinux'] %}
 {% endif %}
 {% if cookiecutter.database in ['sqlite', 'postgresql'] %}
 {% set plain = plain + ['backups'] %}
@@ -75,11 +75,11 @@ def packages(d: Deploy) -> list[Packages]:
 {% endif %}
 {% if cookiecutter.proxy != 'none' %}
         proxy_site.PACKAGES,
-{% if cookiecutter.proxy in ['nginx', 'apache'] %}
+{% endif %}
+{% if cookiecutter.proxy in ['nginx', 'apache'] or cookiecutter.task_queue == 'celery' %}
         selinux.PACKAGES,
 {% endif %}
-{% endif %}
-{% if cookiecutter.tls == 'certbot' %}
+{% if cookiecutter.tls != 'none' %}
         tls.PACKAGES,
 {% endif %}
 {% if cookiecutter.task_queue == 'celery' %}
@@ -215,8 +215,8 @@ def phases(d: Deploy) -> list[tuple[str, list[Step]]]:
                 backups.before_migrating,  # before the migrations below
 {% endif %}
                 framework.prepare,
-{% if cookiecutter.proxy in ['nginx', 'apache'] %}
-                # After the static files are collected: the module labels them too; before the app starts.
+{% if cookiecutter.proxy in ['nginx', 'apache'] or cookiecutter.task_queue == 'celery' %}
+                # After the static files are collected: the modules label them too; before the app starts.
                 selinux.configure,
 {% endif %}
             ],
