@@ -58,8 +58,10 @@ DIRECTORIES = {
     "<package>/templates": "the pages' templates",
     "tests": "the project's tests: `manage.py test`",
 }
-# The installer is described by what it does for the user; its internals (and their file names) are its own.
-INSTALLER = ("deploy/install.sh", "deploy/steps")
+# The installer is described by what it does for the user; its internals (the deploy's Python on pyinfra, its pinned
+# tools, and their file names) are its own.
+INSTALLER = "deploy/install.sh"
+INSTALLER_INTERNALS = ("deploy/deploy.py", "deploy/requirements.txt", "deploy/engine")
 INSTALLER_DESCRIPTION = (
     "the installer: `sudo deploy/install.sh` (or `--user`) sets the server up and deploys each new release "
     "([getting started](../getting-started.md#deploy-it), [releases](../guides/releases.md)); the code it runs "
@@ -144,9 +146,9 @@ def tree_rows(project: Path) -> list[str]:
     rows = []
     for path in sorted(project.rglob("*"), key=lambda p: p.relative_to(project).parts):
         name = shown(project, path)
-        if name.startswith(INSTALLER[1]):
+        if name.startswith(INSTALLER_INTERNALS):
             continue
-        if name == INSTALLER[0]:
+        if name == INSTALLER:
             description = INSTALLER_DESCRIPTION
         elif path.is_dir():
             description = DIRECTORIES.get(name)
@@ -198,10 +200,11 @@ def readers(project: Path) -> dict[str, set[str]]:
             continue
         name = shown(project, path)
         text = path.read_text(errors="replace")
-        if path.suffix == ".py":
+        internal = name.startswith(INSTALLER_INTERNALS)  # its own environment is not the app's settings
+        if path.suffix == ".py" and not internal:
             for variable in ENV_READ.findall(text):
                 found.setdefault(variable, set()).add(f"`{name}`")
-        if name.startswith("deploy/") and path.suffix != ".py":
+        if name.startswith("deploy/") and (path.suffix != ".py" or internal):
             for variable in set(re.findall(r"\b[A-Z][A-Z0-9_]{2,}\b", text)):
                 found.setdefault(variable, set()).add("the deploy files")
     return found
