@@ -615,7 +615,8 @@ def test_a_certificate_the_site_cannot_serve_stops_before_anything_of_the_app_ch
     refused(plan_of(CERTIFICATE, "wrong-certificate"), f"{key} is not the key of the certificate in {chain} (their "
             f"public keys differ); the certificate in {chain} is not for lab.example.org (openssl x509 -checkhost); "
             f"the certificate in {chain} has expired")  # fmt: skip
-    refused(plan_of(CERTIFICATE, "encrypted-key"), f"{key} is not a private key the proxy can read (PEM, not encrypted)")
+    unreadable = f"{key} is not a private key the proxy can read (PEM, not encrypted)"
+    refused(plan_of(CERTIFICATE, "encrypted-key"), unreadable)
     expiring = ok(plan_of(CERTIFICATE, "expiring"))
     assert expiring.said(f"the certificate in {chain} expires within 14 days: renew it") and expiring.sent(r"^ln ")
 
@@ -1125,7 +1126,9 @@ VALUE_MODULE = re.compile(r"^\{% if cookiecutter\.(_*\w+) == '(\w+)' %\}(\w+)\.p
 SHARED_MODULE = re.compile(r"^\{% if cookiecutter\.(\w+) (!= 'none'|in \[[^]]*\]) %\}(\w+)\.py\{% endif %\}$")
 SHARED = {"proxy": {"proxy", "firewall"}, "supervisor": {"graceful"}, "database": {"backups"}}
 # RHEL's policy modules, for the values that bring one: the proxy's access, the app's own Redis (Celery's broker).
-SELINUX = "{% if cookiecutter.proxy in ['nginx', 'apache'] or cookiecutter.task_queue == 'celery' %}selinux.py{% endif %}"
+SELINUX = (
+    "{% if cookiecutter.proxy in ['nginx', 'apache'] or cookiecutter.task_queue == 'celery' %}selinux.py{% endif %}"
+)
 # How each value shows in deploy code that handles it: its name, except where the name is an ordinary word or the
 # operating system's own tool (systemctl and journalctl serve whatever the supervisor).
 SIGNS = {("tls", "certificate"): r"/etc/ssl/", ("supervisor", "systemd"): r"daemon-reload|/etc/systemd/system"}
