@@ -20,7 +20,7 @@ import re
 import time
 
 from tests.e2e.checks import Check, Step
-from tests.e2e.stack import local_links
+from tests.e2e.stack import PREFIX, local_links
 
 INCLUDE_LINE = re.compile(r"^install\.sh: add to the \S+ site of \S+, inside its block, once: (.+)$", re.M)
 HOME = "/var/www/lab-home"
@@ -207,8 +207,6 @@ def check_app_over_https(stack) -> None:
 def check_host_headers(stack) -> None:
     """The page, a static file (which the host's regex location for .js/.css/.png would take without ^~) and the app's
     404 under the prefix: 200, 200, 404, each with every header of the host's block once, as the block sets it."""
-    from tests.e2e.stack import PREFIX
-
     problems = []
     for path, status in ((f"{PREFIX}/", 200), (stack.static_path(), 200), (f"{PREFIX}/no-such-page", 404)):
         response = curl(stack, "https", path)

@@ -38,6 +38,7 @@ TODAY = [
     "join: the host's other pages",
     "join: the app's lines are root's",
     "join: the app over HTTPS",
+    "join: the host's headers",
     "join: the app sees the request's scheme",
     "pages and links under the prefix",
     "static files from the proxy",
@@ -185,7 +186,7 @@ def test_what_a_stack_has(spec):
     md5_as_root = spec.name in scenario_servers.MD5_STACKS and not spec.user_mode
     assert ("PostgreSQL: switched to scram-sha-256, the database step follows" in found) == md5_as_root
     assert len(starting(found, "ufw:")) == (1 if spec.name in scenario_servers.UFW_STACKS else 0)
-    join = (4 if spec.framework == "django" else 3) if spec.join else 0
+    join = (5 if spec.framework == "django" else 4) if spec.join else 0
     assert len(starting(found, "join:")) == join
     media = (6 if spec.name == scenario_media.NGINX_STACK else 5) if spec.cors else 0
     assert len(starting(found, "media:", "CORS:", "request timeout:")) == media
