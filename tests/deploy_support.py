@@ -170,7 +170,8 @@ class UniqueFile:
 # them into shell commands as they are, so each value must be one shell word that needs no quoting (nor escaping in a
 # Python string).
 LAYOUT_CONSTANT = re.compile(r'^([A-Z_]+): Final = "([^"\n]*)"$', re.MULTILINE)
-SHELL_WORD = re.compile(r"[\w@%+=:,./-]*")
+# A "~" only after the first character (a URL prefix such as /~lab): the shell expands it at the start of a word only.
+SHELL_WORD = re.compile(r"(?:[\w@%+=:,./-][\w@%+=:,./~-]*)?")
 # The constants made from answers: layout.py must keep them in that form for the check above to see them.
 ANSWER_CONSTANTS = {"APP_NAME", "PACKAGE", "DOMAIN", "ADMIN_EMAIL", "URL_PREFIX", "APP_DIR", "CODE_DIR", "STATE_DIR",
                     "RUN_DIR", "LOG_DIR"}  # fmt: skip

@@ -105,7 +105,7 @@ def answers(d: Deploy) -> bool:
     """GET /healthz the way clients come in, on this machine; a few tries over 5 s."""
     curl = (
         "curl --silent --show-error --fail --insecure --max-time 10 --output /dev/null "
-        f"--resolve {layout.DOMAIN}:{layout.HEALTH_PORT}:127.0.0.1 {layout.HEALTH_URL}"
+        f"--resolve {layout.DOMAIN}:{layout.HEALTH_PORT}:127.0.0.1 {shlex.quote(layout.HEALTH_URL)}"
     )
     for _ in range(5):
         if d.succeeds(curl):
