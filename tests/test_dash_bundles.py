@@ -35,6 +35,9 @@ http {{
     server {{
         listen 127.0.0.1:{port};
         server_name localhost;
+        # A block someone else runs: its own header, and a regex location that must not take the app's bundles.
+        add_header X-Host-Policy "the host's" always;
+        location ~* \\.(js|css|png)$ {{ return 410; }}
         include snippets/app.conf;
     }}
 }}
@@ -56,7 +59,9 @@ def get(port: int, path: str, headers: dict | None = None) -> tuple[int, dict, b
     response = connection.getresponse()
     body = response.read()
     connection.close()
-    return response.status, {name.lower(): value for name, value in response.getheaders()}, body
+    found = {name.lower(): value for name, value in response.getheaders()}
+    found["x-host-policy count"] = sum(name.lower() == "x-host-policy" for name, _ in response.getheaders())
+    return response.status, found, body
 
 
 @pytest.fixture
@@ -116,15 +121,16 @@ def test_a_fingerprinted_bundle_comes_from_disk_gzipped_and_is_kept_for_a_year(n
     assert headers.get("content-encoding") == "gzip", headers
     assert gzip.decompress(body) == (bundles / REACT).read_bytes()
     assert headers["content-type"] == "application/javascript"
-    assert headers["cache-control"] == "public, max-age=31536000, immutable"
-    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["cache-control"] == "max-age=31536000"  # expires 1y: the server block's headers stay
+    assert (headers["x-host-policy"], headers["x-host-policy count"]) == ("the host's", 1)
 
 
 def test_a_plain_bundle_comes_from_disk_and_is_answered_304_when_unchanged(nginx_with_bundles):
     port, bundles = nginx_with_bundles
     status, headers, body = get(port, f"{PREFIX}/_dash-component-suites/{PLOTLY}")
     assert status == 200 and gzip.decompress(body) == (bundles / PLOTLY).read_bytes()
-    assert "immutable" not in headers.get("cache-control", "")
+    assert "max-age=31536000" not in headers.get("cache-control", "")
+    assert (headers["x-host-policy"], headers["x-host-policy count"]) == ("the host's", 1)
     status, _, body = get(port, f"{PREFIX}/_dash-component-suites/{PLOTLY}", {"If-None-Match": headers["etag"]})
     assert (status, body) == (304, b"")
 
