@@ -50,8 +50,9 @@ lint: tools
 copier.yml: tools
 	$(BIN)/python scripts/generate_copier_yml.py
 
-# Benchmarks (not part of the tests; as root, about 13 minutes): build/reports/bench.md. The served stacks run in a
-# private network namespace (unshare), where their sites may listen on port 80. BENCH_ARGS=--quick tries the harness.
+# Benchmarks (not part of the tests; as root, about 20 minutes): build/reports/bench.md. The served stacks run in a
+# private network namespace (unshare), where their sites may listen on port 80. BENCH_ARGS=--quick tries the harness;
+# BENCH_ARGS="--rows uWSGI" runs only the rows whose name contains uWSGI. Exit status 3: a floor is broken.
 bench: tools
 	$(BIN)/python -m bench $(BENCH_ARGS)
 

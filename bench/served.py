@@ -11,10 +11,13 @@ tcp_nopush, `worker_processes auto`), and points the generated layout at build/b
 answers, so the generated files are used as generated.
 """
 
+import contextlib
 import json
 import os
 import re
+import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -22,6 +25,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.floor import CPU, P99, RPS, Floor, floor_report
 from bench.measure import median, process_tree_cpu, spread
 from tests.render import TEMPLATE_ROOT, render_cookiecutter
 
@@ -38,7 +42,14 @@ class Stack:
     site: str = ""  # proxy site text (for the recipes) or "generated"
     proxy: str = "nginx"
     url: str = "http://127.0.0.1/"
-    compare_to: str = ""  # the recipe this generated stack must beat
+    compare_to: str = ""  # the recipe its ratios are given against
+    # A variant of the generated app lines (nginx): (text, its replacement), for a candidate change.
+    snippet_edit: tuple[str, str] | None = None
+    # A line the server logs once per worker it recycles: counted during the measured load.
+    recycle_line: str = ""
+    # Recycling forced (FORCED_RECYCLING's server), at a limit from the rate of the stack it derives from.
+    forced_recycling: str = ""
+    derives_from: str = ""
     results: list[dict] = field(default_factory=list)
 
     @property
@@ -75,7 +86,14 @@ class Bench:
         server = answers.get("server", "gunicorn")
         pip = [".venv/bin/pip", "install", "--quiet", "--disable-pip-version-check", "-e", ".", server]
         subprocess.run(pip, cwd=project, check=True)
-        subprocess.run([".venv/bin/python", "manage.py", "db", "upgrade"], cwd=project, env=self.env(name), check=True)
+        if answers.get("framework") == "django":
+            setup = [["migrate", "--no-input", "--verbosity", "0"], ["collectstatic", "--no-input", "--verbosity", "0"]]
+        else:
+            setup = [["db", "upgrade"]]
+        if answers.get("framework") == "dash" and answers.get("proxy") == "nginx":
+            setup.append(["collect-bundles"])  # as the deploy does (for the engine: not in install.sh yet)
+        for command in setup:
+            subprocess.run([".venv/bin/python", "manage.py", *command], cwd=project, env=self.env(name), check=True)
         self.projects[name] = project
         return project
 
@@ -91,6 +109,12 @@ class Bench:
             shutil.copy(f"/etc/nginx/{name}", directory / name)
         site = project / "deploy" / "nginx.conf" if stack.site == "generated" else directory / "site.conf"
         install_app_lines(project, "nginx", directory)
+        if stack.snippet_edit:
+            snippet = directory / "snippets" / f"{project.name}.conf"
+            old, new = stack.snippet_edit
+            if old not in snippet.read_text():
+                raise RuntimeError(f"{stack.name}: the generated app lines no longer say {old!r}")
+            snippet.write_text(snippet.read_text().replace(old, new))
         if stack.site != "generated":
             site.write_text(stack.site)
         # Debian's nginx.conf, reduced to what a site relies on.
@@ -151,7 +175,10 @@ Include {site}
         return ["apache2", "-d", str(directory), "-f", str(directory / "httpd.conf"), "-DFOREGROUND"]
 
     # ---------------------------------------------------------------- one run
-    def run(self, stack: Stack) -> dict:
+    @contextlib.contextmanager
+    def started(self, stack: Stack):
+        """The stack's processes (the proxy last), once its URL answers 200; stopped on leaving. Their output goes to
+        logs/<slug>.log: the path is yielded with them."""
         project = self.projects[stack.project]
         logs = self.work / "logs"
         logs.mkdir(exist_ok=True)
@@ -161,41 +188,52 @@ Include {site}
         elif stack.proxy == "apache":
             commands.append(self.apache_config(stack, project))
         processes = []
-        with open(logs / f"{stack.slug}.log", "ab") as log:
+        log_path = logs / f"{stack.slug}.log"
+        with open(log_path, "ab") as log:
             try:
                 for command in commands:
                     processes.append(
                         subprocess.Popen(command, cwd=project, env=self.env(stack.project), stdout=log, stderr=log)
                     )
                 wait_for_200(stack.url, processes)
-                # Warm up (workers import lazily, caches fill), then measure.
-                subprocess.run([*WRK, "--duration", "2s", stack.url], capture_output=True, check=True)
-                cpu_before = [process_tree_cpu(process.pid) for process in processes]
-                result = subprocess.run(
-                    [*WRK, "--duration", f"{self.seconds}s", "--header", "Host: localhost", stack.url],
-                    capture_output=True,
-                    text=True,
-                    check=True,
-                )
-                cpu = [
-                    process_tree_cpu(process.pid) - before
-                    for process, before in zip(processes, cpu_before, strict=True)
-                ]
+                yield processes, log_path
             finally:
                 for process in reversed(processes):
-                    process.terminate()
+                    # uWSGI without die-on-term (the recipes) takes SIGTERM for a reload: SIGINT stops it.
+                    process.send_signal(signal.SIGINT if process.args[0].endswith("uwsgi") else signal.SIGTERM)
                 for process in reversed(processes):
                     try:
                         process.wait(timeout=60)
                     except subprocess.TimeoutExpired:
                         process.kill()
                         process.wait()
+
+    def run(self, stack: Stack) -> dict:
+        with self.started(stack) as (processes, log_path):
+            # Warm up (workers import lazily, caches fill), then measure.
+            subprocess.run([*WRK, "--duration", "2s", stack.url], capture_output=True, check=True)
+            cpu_before = [process_tree_cpu(process.pid) for process in processes]
+            log_before = log_path.stat().st_size
+            result = subprocess.run(
+                [*WRK, "--duration", f"{self.seconds}s", "--header", "Host: localhost", stack.url],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            cpu = [
+                process_tree_cpu(process.pid) - before for process, before in zip(processes, cpu_before, strict=True)
+            ]
+            with open(log_path, "rb") as written:
+                written.seek(log_before)
+                during_load = written.read().decode(errors="replace")
         measured = parse_wrk(result.stdout)
         # The proxy, when there is one, is the last process started.
         proxy_cpu = cpu[-1] if stack.proxy != "none" else 0.0
         per_request = 1e6 / measured["requests"] if measured["requests"] else 0.0
         measured["cpu_us"] = sum(cpu) * per_request
         measured["proxy_cpu_us"] = proxy_cpu * per_request
+        if stack.recycle_line:
+            measured["recycles"] = during_load.count(stack.recycle_line)
         return measured
 
 
@@ -251,6 +289,52 @@ def parse_wrk(output: str) -> dict:
 # The generated gunicorn, run as its unit or program runs it.
 GUNICORN_AS_GENERATED = [[".venv/bin/gunicorn", "--config", "deploy/gunicorn.conf.py", "wsgi:application"]]
 
+CPUS = len(os.sched_getaffinity(0))
+
+
+@dataclass(frozen=True)
+class ForcedRecycling:
+    """Recycling forced during the load: a copy of the generated configuration whose request limit is lowered to what
+    each worker serves in `seconds` at the rate the generated stack had just before in the same round, so that each
+    worker reaches it about once during the warm-up and load whatever the machine's speed. The rest of the file, the
+    rule that spreads the workers' limits included, is as generated."""
+
+    source: str
+    copy: str
+    line: str  # the limit's line, "{}" for the number
+    generated: int  # the limit as generated
+    workers: int  # as many as the generated configuration starts on this machine
+    seconds: float
+
+    def limit(self, requests_per_second: float) -> int:
+        return max(100, round(requests_per_second / self.workers * self.seconds))
+
+    def write(self, project: Path, limit: int) -> None:
+        text = (project / self.source).read_text()
+        if self.line.format(self.generated) not in text:
+            raise RuntimeError(f"{self.source} no longer says `{self.line.format(self.generated)}`: update bench/")
+        (project / self.copy).write_text(text.replace(self.line.format(self.generated), self.line.format(limit)))
+
+
+FORCED_RECYCLING = {
+    # uWSGI: worker N's limit is max-requests + (N-1) x max-requests / processes, so 5 s puts the last of 2 x CPUs
+    # workers before 9 s. uWSGI holds back recycling until a worker has lived min-worker-lifetime (10 s, longer than
+    # the warm-up and most of the load): the row lowers it to 2 s, or every worker would wait for the same moment.
+    # With the generated limit (50,000) no worker gets there that fast below 5,000 requests per second per worker.
+    "uwsgi": ForcedRecycling(
+        "deploy/uwsgi.ini", "deploy/uwsgi-recycling-forced.ini", "max-requests = {}", 50000, 2 * CPUS, 5.0
+    ),
+    # gunicorn: each worker's limit is drawn between max_requests and twice that: 4 s puts them between 4 and 8 s.
+    "gunicorn": ForcedRecycling(
+        "deploy/gunicorn.conf.py",
+        "deploy/gunicorn-recycling-forced.conf.py",
+        "max_requests = {}",
+        10000,
+        2 * CPUS + 1,
+        4.0,
+    ),
+}
+
 
 def stacks(work: Path) -> list[Stack]:
     run = work / "run"
@@ -274,6 +358,18 @@ def stacks(work: Path) -> list[Stack]:
             compare_to="BrainPainter's recipe",
         ),
         Stack(
+            "generated nginx → gunicorn, recycling forced",
+            "gunicorn-nginx",
+            "the same with max_requests lowered from 10000 to what each worker served in 4 s in the row above"
+            " (the limit in brackets; the jitter as generated: each worker's limit between it and twice it)",
+            [[".venv/bin/gunicorn", "--config", FORCED_RECYCLING["gunicorn"].copy, "wsgi:application"]],
+            site="generated",
+            compare_to="BrainPainter's recipe",
+            recycle_line="Autorestarting worker",
+            forced_recycling="gunicorn",
+            derives_from="generated nginx → gunicorn",
+        ),
+        Stack(
             "BrainPainter's recipe",
             "gunicorn-nginx",
             "gunicorn --workers 3 on a unix socket, nginx `proxy_pass http://unix:...` with proxy_params",
@@ -288,6 +384,19 @@ def stacks(work: Path) -> list[Stack]:
             [[uwsgi, "--ini", "deploy/uwsgi.ini"]],
             site="generated",
             compare_to="eeg-qc-dash's socket recipe",
+        ),
+        Stack(
+            "generated nginx → uWSGI, recycling forced",
+            "uwsgi-nginx",
+            "the same with max-requests lowered from 50000 to what each worker served in 5 s in the row above (the"
+            " limit in brackets; the deltas as generated: the workers' limits spread over one period) and"
+            " min-worker-lifetime 2",
+            [[uwsgi, "--ini", FORCED_RECYCLING["uwsgi"].copy, "--min-worker-lifetime", "2"]],
+            site="generated",
+            compare_to="eeg-qc-dash's socket recipe",
+            recycle_line="Respawned uWSGI worker",
+            forced_recycling="uwsgi",
+            derives_from="generated nginx → uWSGI",
         ),
         Stack(
             "eeg-qc-dash's HTTP recipe",
@@ -334,6 +443,32 @@ def stacks(work: Path) -> list[Stack]:
             f"uwsgi_pass unix://{run}/eegqc.sock; }} }}\n",
         ),
         Stack(
+            UWSGI_SAFE_RECIPE,
+            "uwsgi-nginx",
+            "the socket recipe plus the generated uWSGI's safety: `--threads 2` (lossless reloads) and `--harakiri 30`",
+            [
+                [
+                    uwsgi,
+                    "--socket",
+                    f"{run}/eegqc-safe.sock",
+                    "--wsgi-file",
+                    "wsgi.py",
+                    "--master",
+                    "--processes",
+                    "1",
+                    "--threads",
+                    "2",
+                    "--harakiri",
+                    "30",
+                    "--chmod-socket=666",
+                    "--virtualenv",
+                    ".venv",
+                ]
+            ],
+            site=f"server {{ listen 80; server_name localhost; location / {{ include uwsgi_params; "
+            f"uwsgi_pass unix://{run}/eegqc-safe.sock; }} }}\n",
+        ),
+        Stack(
             "generated Apache → gunicorn",
             "gunicorn-apache",
             "deploy/gunicorn.conf.py and deploy/apache.conf as generated (unix socket)",
@@ -362,6 +497,22 @@ def stacks(work: Path) -> list[Stack]:
     ]
 
 
+UWSGI_SAFE_RECIPE = "eeg-qc-dash's socket recipe, with threads and a timeout"
+# Which recipe each generated stack must hold its floor against (bench/floor.py): requests/s against every recipe for
+# the same server behind the same proxy; CPU per request against the one with the same server and the same safety
+# (gunicorn's sync workers have their timeout in the recipes too; uWSGI's threads and harakiri are added to a copy of
+# eeg-qc-dash's); p99 against the recipe, recycling forced or not.
+FLOORS = [
+    Floor("generated nginx → gunicorn", "BrainPainter's recipe", (RPS, CPU, P99)),
+    Floor("generated nginx → gunicorn, 3 workers", "BrainPainter's recipe", (RPS, CPU, P99)),
+    Floor("generated nginx → gunicorn, recycling forced", "BrainPainter's recipe", (P99,)),
+    Floor("generated nginx → uWSGI", "eeg-qc-dash's HTTP recipe", (RPS, P99)),
+    Floor("generated nginx → uWSGI", "eeg-qc-dash's socket recipe", (RPS, P99)),
+    Floor("generated nginx → uWSGI", UWSGI_SAFE_RECIPE, (RPS, CPU, P99)),
+    Floor("generated nginx → uWSGI, recycling forced", "eeg-qc-dash's socket recipe", (P99,)),
+    Floor("generated Apache → gunicorn", "eco's recipe", (RPS, CPU, P99)),
+]
+
 FIRST_200 = "first-200"
 PROJECTS = {
     "gunicorn-nginx": {"server": "gunicorn", "proxy": "nginx"},
@@ -371,22 +522,36 @@ PROJECTS = {
 }
 
 
-def prepare(work: Path) -> dict[str, float]:
+def select(all_stacks: list[Stack], patterns: list[str]) -> list[Stack]:
+    """The stacks whose name contains one of `patterns` (case-insensitive; all of them without patterns), with the
+    recipes they are compared to, in the usual order."""
+    if not patterns:
+        return all_stacks
+    chosen = {stack.name for stack in all_stacks if any(p.lower() in stack.name.lower() for p in patterns)}
+    for floor in FLOORS:
+        if floor.generated in chosen:
+            chosen.add(floor.recipe)
+    chosen |= {stack.derives_from for stack in all_stacks if stack.name in chosen and stack.derives_from}
+    chosen |= {stack.compare_to for stack in all_stacks if stack.name in chosen and stack.compare_to}
+    return [stack for stack in all_stacks if stack.name in chosen]
+
+
+def prepare(work: Path, projects: set[str], first_200: bool) -> dict[str, float]:
     """Generate the projects and install them (this needs the package index, so it runs outside the namespace).
     The last one is timed: generate, virtualenv, install with a warm package cache, tables."""
     bench = Bench(work, 0)
     for name, answers in PROJECTS.items():
-        bench.generate(name, **answers)
+        if name in projects:
+            bench.generate(name, **answers)
+    if not first_200:
+        return {}
     start = time.monotonic()
     bench.generate(FIRST_200, server="gunicorn", proxy="nginx")
     return {"generate, virtualenv, install, tables": time.monotonic() - start}
 
 
-def serve(work: Path, rounds: int, seconds: int) -> dict:
-    """In the private network namespace: time the first project's start to its first 200 through nginx, then load
-    every stack, round after round. Returns the results as plain data."""
-    bench = Bench(work, seconds)
-    bench.projects = {name: work / name / f"bench-{name}" for name in [*PROJECTS, FIRST_200]}
+def time_first_200(bench: Bench) -> float:
+    """Start the freshly generated project's gunicorn and nginx; seconds until nginx answers 200."""
     first = Stack(FIRST_200, FIRST_200, "", GUNICORN_AS_GENERATED, site="generated")
     started = time.monotonic()
     processes = [
@@ -401,84 +566,107 @@ def serve(work: Path, rounds: int, seconds: int) -> dict:
     ]
     try:
         wait_for_200(first.url, processes)
-        first_200 = time.monotonic() - started
+        return time.monotonic() - started
     finally:
         for process in processes:
             process.terminate()
             process.wait(timeout=60)
-    all_stacks = stacks(work)
+
+
+def serve(work: Path, rounds: int, seconds: int, names: list[str], first_200: bool) -> dict:
+    """In the private network namespace: time the first project's start to its first 200 through nginx, then load
+    the stacks named, round after round. Returns the results as plain data."""
+    bench = Bench(work, seconds)
+    bench.projects = {name: work / name / f"bench-{name}" for name in [*PROJECTS, FIRST_200]}
+    served = {"results": {}}
+    if first_200:
+        served["start gunicorn and nginx, first 200"] = time_first_200(bench)
+    chosen = [stack for stack in stacks(work) if stack.name in names]
+    by_name = {stack.name: stack for stack in chosen}
     for _ in range(rounds):
-        for stack in all_stacks:
-            stack.results.append(bench.run(stack))
-    return {
-        "start gunicorn and nginx, first 200": first_200,
-        "results": {stack.name: stack.results for stack in all_stacks},
-    }
+        for stack in chosen:
+            limit = 0
+            if stack.forced_recycling:
+                forced = FORCED_RECYCLING[stack.forced_recycling]
+                limit = forced.limit(by_name[stack.derives_from].results[-1]["rps"])
+                forced.write(bench.projects[stack.project], limit)
+            stack.results.append(bench.run(stack) | ({"forced_limit": limit} if limit else {}))
+    served["results"] = {stack.name: stack.results for stack in chosen}
+    return served
 
 
-def run_served(work: Path, rounds: int, seconds: int) -> tuple[list[Stack], dict]:
-    """Prepare here, serve in a private network namespace (`unshare --net`, root): the sites listen on port 80."""
-    first_200 = prepare(work)
+def run_served(work: Path, rounds: int, seconds: int, names: list[str]) -> tuple[list[Stack], dict]:
+    """Prepare here, serve in a private network namespace (`unshare --net`, root): the sites listen on port 80.
+    Only the stacks named run; the first 200 is timed when they all do."""
+    chosen = [stack for stack in stacks(work) if stack.name in names]
+    first_200 = len(chosen) == len(stacks(work))
+    timings = prepare(work, {stack.project for stack in chosen}, first_200)
     output = work / "served.json"
     output.unlink(missing_ok=True)
-    inside = f"ip link set lo up && exec {sys.executable} -m bench.served {work} {rounds} {seconds} {output}"
+    arguments = json.dumps(
+        {"rounds": rounds, "seconds": seconds, "names": [s.name for s in chosen], "first_200": first_200}
+    )
+    inside = f"ip link set lo up && exec {sys.executable} -m bench.served {work} {output} {shlex.quote(arguments)}"
     subprocess.run(["unshare", "--net", "sh", "-c", inside], cwd=TEMPLATE_ROOT, check=True)
     served = json.loads(output.read_text())
-    first_200["start gunicorn and nginx, first 200"] = served["start gunicorn and nginx, first 200"]
-    first_200["total"] = sum(first_200.values())
-    all_stacks = stacks(work)
-    for stack in all_stacks:
+    if first_200:
+        timings["start gunicorn and nginx, first 200"] = served["start gunicorn and nginx, first 200"]
+        timings["total"] = sum(timings.values())
+    for stack in chosen:
         stack.results = served["results"][stack.name]
-    return all_stacks, first_200
+    return chosen, timings
 
 
-def served_report(all_stacks: list[Stack], first_200: dict, rounds: int, seconds: int) -> list[str]:
-    by_name = {stack.name: stack for stack in all_stacks}
-    rps = {stack.name: median([result["rps"] for result in stack.results]) for stack in all_stacks}
-    cpu = {stack.name: median([result["cpu_us"] for result in stack.results]) for stack in all_stacks}
+def served_report(chosen: list[Stack], first_200: dict, rounds: int, seconds: int) -> tuple[list[str], list[str]]:
+    """The report's served sections, and one line per broken floor (bench/floor.py)."""
+    by_name = {stack.name: stack for stack in chosen}
+    rps = {stack.name: median([result["rps"] for result in stack.results]) for stack in chosen}
+    cpu = {stack.name: median([result["cpu_us"] for result in stack.results]) for stack in chosen}
+    p99 = {stack.name: median([result["p99"] for result in stack.results]) for stack in chosen}
     lines = [
         "## Served: generated stacks against the hand-written recipes",
         "",
         f"The same generated Flask app's home page, wrk with 2 threads and 16 connections for {seconds} s after a 2 s"
-        f" warm-up, {rounds} rounds with the stacks alternating; medians, with the lowest and highest in brackets.",
-        "CPU per request is what the stack's own processes (app server and proxy, workers included) used during the"
-        " load, divided by the requests served (then the proxy's share of it): it hardly moves when other work shares"
-        " the machine, where requests per second do. Ratios: requests per second, generated over recipe, and CPU per"
-        " request, recipe over generated (higher is better in both).",
+        f" warm-up, {rounds} round{'s' if rounds > 1 else ''} with the stacks alternating; medians, with the lowest and"
+        " highest in brackets. CPU per request is what the stack's own processes (app server and proxy, workers"
+        " included, recycled ones too) used during the load, divided by the requests served (then the proxy's share of"
+        " it): it hardly moves when other work shares the machine, where requests per second do. wrk corrects its"
+        " latencies for coordinated omission, so a stall of every worker weighs in p99 as the requests it held back."
+        " Recycled: workers the server replaced during the measured load, each round (rows that force recycling; the"
+        " request limit forced in brackets). Ratios:"
+        " generated over recipe, medians.",
         "",
-        "| stack | what runs | requests/s | CPU µs per request | p50 ms | p99 ms | errors | ratio |",
-        "|---|---|---|---|---|---|---|---|",
+        "| stack | what runs | requests/s | CPU µs per request | p50 ms | p99 ms | errors | recycled | ratios |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
-    for stack in all_stacks:
+    for stack in chosen:
         results = stack.results
-        values = [result["rps"] for result in results]
         ratio = ""
-        if stack.compare_to:
+        if stack.compare_to in by_name:
             ratio = (
-                f"{rps[stack.name] / rps[stack.compare_to]:.2f} x {stack.compare_to} (CPU: "
-                f"{cpu[stack.compare_to] / cpu[stack.name]:.2f} x)"
+                f"against {stack.compare_to}: requests/s {rps[stack.name] / rps[stack.compare_to]:.2f} x, CPU "
+                f"{cpu[stack.name] / cpu[stack.compare_to]:.2f} x, p99 {p99[stack.name] / p99[stack.compare_to]:.2f} x"
             )
-        elif stack.proxy == "none":
-            proxied = by_name["generated nginx → gunicorn"].name
+        elif stack.proxy == "none" and (proxied := "generated nginx → gunicorn") in by_name:
             ratio = f"nginx → gunicorn is {rps[proxied] / rps[stack.name]:.2f} x this"
+        recycled = ", ".join(f"{r['recycles']} ({r['forced_limit']})" for r in results) if stack.recycle_line else ""
         lines.append(
-            f"| {stack.name} | {stack.description} | {rps[stack.name]:.0f} ({spread(values)}) | "
+            f"| {stack.name} | {stack.description} | {rps[stack.name]:.0f} ({spread([r['rps'] for r in results])}) | "
             f"{cpu[stack.name]:.0f} ({spread([r['cpu_us'] for r in results])}); proxy "
             f"{median([r.get('proxy_cpu_us', 0.0) for r in results]):.0f} | "
-            f"{median([r['p50'] for r in results]):.1f} | {median([r['p99'] for r in results]):.1f} | "
-            f"{sum(r['errors'] for r in results)} | {ratio} |"
+            f"{median([r['p50'] for r in results]):.1f} | {p99[stack.name]:.1f} ({spread([r['p99'] for r in results])})"
+            f" | {sum(r['errors'] for r in results)} | {recycled} | {ratio} |"
         )
-    for generated, recipe in [("generated nginx → uWSGI", "eeg-qc-dash's HTTP recipe")]:
+    floor_lines, broken = floor_report(FLOORS, {stack.name: stack.results for stack in chosen})
+    lines += ["", *floor_lines]
+    if first_200:
+        lines += ["## From the generate command to the first 200 through nginx", "", "| phase | seconds |", "|---|---|"]
+        lines += [f"| {phase} | {seconds_:.1f} |" for phase, seconds_ in first_200.items()]
         lines.append("")
-        lines.append(
-            f"{generated} is {rps[generated] / rps[recipe]:.2f} x {recipe} (CPU: {cpu[recipe] / cpu[generated]:.2f} x)."
-        )
-    lines += ["", "## From the generate command to the first 200 through nginx", "", "| phase | seconds |", "|---|---|"]
-    lines += [f"| {phase} | {seconds_:.1f} |" for phase, seconds_ in first_200.items()]
-    return [*lines, ""]
+    return lines, broken
 
 
 if __name__ == "__main__":
-    # The serving half, run by run_served inside the namespace: WORK ROUNDS SECONDS OUTPUT.
-    work_dir, rounds_, seconds_, output_ = sys.argv[1:]
-    Path(output_).write_text(json.dumps(serve(Path(work_dir), int(rounds_), int(seconds_))))
+    # The serving half, run by run_served inside the namespace: WORK OUTPUT ARGUMENTS (JSON).
+    work_dir, output_, arguments_ = sys.argv[1:]
+    Path(output_).write_text(json.dumps(serve(Path(work_dir), **json.loads(arguments_))))

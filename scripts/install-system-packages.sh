@@ -7,6 +7,7 @@
 # chromium (headless) opens two end-to-end stacks' pages through their proxy (tests/e2e/browser.py); fonts-liberation,
 # only recommended by it, so that its screenshots show text. npm installs axe-core, the accessibility rules those
 # pages are audited with (scripts/install-node-packages.sh); a Node.js from elsewhere that brings its own npm is kept.
+# wrk loads the served stacks in `make bench` (bench/).
 set -eu
 
 PACKAGES="
@@ -29,6 +30,7 @@ setools
 shellcheck
 supervisor
 systemd
+wrk
 "
 
 missing=""

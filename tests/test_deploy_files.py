@@ -185,9 +185,12 @@ def consistency_problems(answers: dict, files: dict[str, str]) -> list[str]:
                or "location / {\n        return 404;" in site or "acme-challenge" in site,
                "nginx: the app's locations are in the included file only")  # fmt: skip
         expect(f"location ^~ {prefix}/ {{" in lines, "nginx: location for the prefix")
-        kinds = re.findall(r"^\s*location (\S+) ", lines, re.M)
+        # Top-level locations (4 spaces in); a regular expression only nested in one of them (8), where nginx looks
+        # for it once the ^~ location has won.
+        kinds = re.findall(r"^    location (\S+) ", lines, re.M)
         expect(all(kind in ("^~", "=") or kind.startswith("@") for kind in kinds),
                "nginx: every location of the app is ^~, exact or named: no regex location of a block wins")  # fmt: skip
+        expect(set(re.findall(r"^(\s*)location ", lines, re.M)) <= {"    ", "        "}, "nginx: locations nest once")
         expect(f"location ^~ {prefix}/static/ {{\n        alias {static};" in lines, "nginx: static alias")
         address_in_file = f"unix:{address}" if answers["bind"] == "unix" else address
         if answers["server"] == "gunicorn":
