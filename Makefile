@@ -9,7 +9,7 @@ DEMO_VENV := $(DEMO)/venv
 PIP_QUIET := --quiet --disable-pip-version-check
 PORT ?= 8000
 
-.PHONY: demo test lint bench copier.yml docs/questions.md docs/reference docs tools clean
+.PHONY: demo test lint bench install-times copier.yml docs/questions.md docs/reference docs tools clean
 
 # Generate a project from this checkout with the default answers and serve it on 127.0.0.1:$(PORT) with its
 # production server. It installs only what that needs: cookiecutter (the `demo` group of pyproject.toml) and the
@@ -53,6 +53,11 @@ copier.yml: tools
 # private network namespace (unshare), where their sites may listen on port 80. BENCH_ARGS=--quick tries the harness.
 bench: tools
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# First install and redeploy, the shell installer against the deploy engine, in fresh systemd-nspawn containers (as
+# root, TESTBED_DIR as for the end-to-end tests; minutes per round): build/reports/install-times.md. E.g. ROUNDS=3.
+install-times: tools
+	$(BIN)/python -m bench.install_times --rounds $(or $(ROUNDS),5) $(INSTALL_TIMES_ARGS)
 
 # docs/questions.md and the questions table of README.md are generated from cookiecutter.json, the hooks and the
 # template tree.
