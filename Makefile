@@ -8,7 +8,7 @@ DEMO_VENV := $(DEMO)/venv
 PIP_QUIET := --quiet --disable-pip-version-check
 PORT ?= 8000
 
-.PHONY: demo test lint bench copier.yml docs/questions.md docs/reference docs tools clean
+.PHONY: demo test lint bench install-times copier.yml docs/questions.md docs/reference docs tools clean
 
 # Generate a project from this checkout with the default answers and serve it on 127.0.0.1:$(PORT) with its
 # production server. One virtualenv, build/demo/venv, holds only what that needs: cookiecutter (the `demo` group of
@@ -55,6 +55,11 @@ copier.yml: tools
 # BENCH_ARGS="--rows uWSGI" runs only the rows whose name contains uWSGI. Exit status 3: a floor is broken.
 bench: tools
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# First install and redeploy, the shell installer against the deploy engine, in fresh systemd-nspawn containers (as
+# root, TESTBED_DIR as for the end-to-end tests; minutes per round): build/reports/install-times.md. E.g. ROUNDS=3.
+install-times: tools
+	$(BIN)/python -m bench.install_times --rounds $(or $(ROUNDS),5) $(INSTALL_TIMES_ARGS)
 
 # docs/questions.md and the questions table of README.md are generated from cookiecutter.json, the hooks and the
 # template tree.
