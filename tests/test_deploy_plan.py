@@ -52,8 +52,11 @@ PROJECTS = {
     "flask-uwsgi-none-none-sqlite": {
         "framework": "flask", "server": "uwsgi", "proxy": "none", "supervisor": "none", "database": "sqlite",
         "bind": "tcp", "python_version": "3.13"},
+    "dash-gunicorn-nginx-systemd-none": {
+        "framework": "dash", "server": "gunicorn", "proxy": "nginx", "supervisor": "systemd", "database": "none",
+        "bind": "unix", "url_prefix": "/eegqc"},
 }  # fmt: skip
-NGINX, HEAVY, CERTIFICATE, CELERY, SUPERVISORD, NONE, UWSGI = PROJECTS
+NGINX, HEAVY, CERTIFICATE, CELERY, SUPERVISORD, NONE, UWSGI, DASH = PROJECTS
 # What a server these projects were deployed on already has.
 HOST = {HEAVY: {"env": PG_ENV}, CERTIFICATE: {"env": PG_ENV, "certificate": True}}
 DEPLOYED = {"releases": ("20250101T000000Z", "20250102T000000Z"), "live": "20250102T000000Z"}
@@ -619,6 +622,13 @@ def test_a_certificate_the_site_cannot_serve_stops_before_anything_of_the_app_ch
     refused(plan_of(CERTIFICATE, "encrypted-key"), unreadable)
     expiring = ok(plan_of(CERTIFICATE, "expiring"))
     assert expiring.said(f"the certificate in {chain} expires within 14 days: renew it") and expiring.sent(r"^ln ")
+
+
+def test_dash_bundles_are_collected_into_the_release_before_it_goes_live(plan_of):
+    """nginx sends the dashboard's bundles from the live release's bundles/ (deploy/nginx-shared-site.conf)."""
+    plan = ok(plan_of(DASH, "debian"))
+    before(plan, r"^\+ .*\btar -C ", r"^\+ manage\.py collect-bundles$", rf"^install\.sh: live release: {RELEASE} ")
+    assert not any("collect-bundles" in line for line in ok(plan_of(NONE, "debian")).lines)  # no nginx: the app's
 
 
 def test_uwsgi_build_needs_are_checked_before_anything_of_the_app_changes(plan_of):
