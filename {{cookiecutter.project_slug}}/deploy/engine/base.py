@@ -134,14 +134,7 @@ def ensure_directories(d: Deploy, data_dirs: list[str], root_dirs: list[tuple[st
     for path, mode, owner in root_dirs:
         directory(d, path, mode, owner)
     tmpfiles = f"/etc/tmpfiles.d/{layout.APP_NAME}.conf"
-    d.op(
-        f"installed {tmpfiles}",
-        files.put,
-        src=StringIO(tmpfiles_line(d)),
-        dest=tmpfiles,
-        mode="644",
-        unchanged=f"unchanged {tmpfiles}",
-    )
+    d.install(StringIO(tmpfiles_line(d)), tmpfiles)
     d.run(["systemd-tmpfiles", "--create", tmpfiles])
 
 

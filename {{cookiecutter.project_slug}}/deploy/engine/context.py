@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any
 
 from pyinfra.api.config import Config
 from pyinfra.api.connect import connect_all
@@ -24,7 +24,7 @@ from pyinfra.api.inventory import Inventory
 from pyinfra.api.operation import OperationMeta, add_op
 from pyinfra.api.operations import run_ops
 from pyinfra.api.state import BaseStateCallback, State
-from pyinfra.operations import server
+from pyinfra.operations import files, server
 
 from . import layout
 
@@ -187,6 +187,17 @@ class Deploy:
         self._narrator.texts[id(meta)] = (text, unchanged)
         self._queue.append((meta, text))
         return meta
+
+    def install(self, source: str | IO[str], target: str) -> OperationMeta:
+        """Queue SOURCE (a file here, or text) put at TARGET on the host, mode 0644: said as installed or unchanged."""
+        return self.op(
+            f"installed {target}", files.put, src=source, dest=target, mode="644", unchanged=f"unchanged {target}"
+        )
+
+    def changed(self, metas: list[OperationMeta]) -> bool:
+        """Run what is queued; whether any of METAS changed the host (a dry run: would change it)."""
+        self.flush()
+        return any(meta.will_change if self.dry else meta.did_change() for meta in metas)
 
     def run(self, command: str | list[str], *, as_user: str | None = None, quiet: bool = False) -> OperationMeta:
         """Queue a command (a list: its words, quoted here); AS_USER: run by that account; QUIET: not printed (the
