@@ -190,7 +190,7 @@ def consistency_problems(answers: dict, files: dict[str, str]) -> list[str]:
         kinds = re.findall(r"^    location (\S+) ", lines, re.M)
         expect(all(kind in ("^~", "=") or kind.startswith("@") for kind in kinds),
                "nginx: every location of the app is ^~, exact or named: no regex location of a block wins")  # fmt: skip
-        expect(set(re.findall(r"^(\s*)location ", lines, re.M)) <= {"    ", "        "}, "nginx: locations nest once")
+        expect(set(re.findall(r"^( *)location ", lines, re.M)) <= {"    ", "        "}, "nginx: locations nest once")
         expect(f"location ^~ {prefix}/static/ {{\n        alias {static};" in lines, "nginx: static alias")
         address_in_file = f"unix:{address}" if answers["bind"] == "unix" else address
         if answers["server"] == "gunicorn":

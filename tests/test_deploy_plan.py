@@ -627,7 +627,8 @@ def test_a_certificate_the_site_cannot_serve_stops_before_anything_of_the_app_ch
 def test_dash_bundles_are_collected_into_the_release_before_it_goes_live(plan_of):
     """nginx sends the dashboard's bundles from the live release's bundles/ (deploy/nginx-shared-site.conf)."""
     plan = ok(plan_of(DASH, "debian"))
-    before(plan, r"^\+ .*\btar -C ", r"^\+ manage\.py collect-bundles$", rf"^install\.sh: live release: {RELEASE} ")
+    before(plan, r"^\+ .*\btar -C ", r"^\+ manage\.py collect-bundles --into /var/lib/my-web-app/bundles\.build$",
+           r"^\+ umask 027 && cp -R -P ", rf"^install\.sh: live release: {RELEASE} ")  # fmt: skip
     assert not any("collect-bundles" in line for line in ok(plan_of(NONE, "debian")).lines)  # no nginx: the app's
 
 
